@@ -1,0 +1,6 @@
+"""One module of checks per chapter (named as in `grader.chapters.CHAPTERS`).
+
+Importing this package registers every chapter's items.
+"""
+
+from grader.checks import rmsnorm  # noqa: F401

@@ -1,0 +1,65 @@
+"""The graded items: one definition used by pytest, by the notebooks and by the grader.
+
+An item is a check in three parts, kept apart so that the probe can later run in a sandboxed
+process while the reference and the comparison stay in the trusted parent:
+
+- inputs: fixed `examples` and an optional Hypothesis `strategy`, both producing cases
+  (dicts of tensors and plain values);
+- `probe(impl, case)`: calls the learner's implementation and returns plain tensors and
+  values; it never sees an expected value;
+- `verify(case, output)`: computes the Hugging Face reference and compares, raising
+  `CheckFailed` with a message that names the likely mistake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+Case = Mapping[str, Any]
+Output = Mapping[str, Any]
+
+
+class CheckFailed(AssertionError):
+    """A check did not pass; the message is one line meant for the learner."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """One graded item: a grade_id, its points, its chapter and its check."""
+
+    grade_id: str
+    chapter: str
+    points: int
+    title: str
+    probe: Callable[[Any, Case], Output]
+    verify: Callable[[Case, Output], None]
+    examples: Callable[[], Iterable[Case]] = tuple
+    strategy: Any = None  # a hypothesis SearchStrategy of cases, drawn after the examples
+
+
+ITEMS: dict[str, Item] = {}
+
+
+def register(*items: Item) -> None:
+    """Add items to the registry; a grade_id may be registered only once."""
+    for item in items:
+        if item.grade_id in ITEMS:
+            raise ValueError(f"duplicate grade_id {item.grade_id!r}")
+        ITEMS[item.grade_id] = item
+
+
+def items(chapter: str | None = None) -> list[Item]:
+    """The registered items, in registration order, optionally of one chapter."""
+    import grader.checks  # noqa: F401  (importing the check modules fills the registry)
+
+    return [item for item in ITEMS.values() if chapter in (None, item.chapter)]
+
+
+def get(grade_id: str) -> Item:
+    """The item with this grade_id."""
+    for item in items():
+        if item.grade_id == grade_id:
+            return item
+    raise KeyError(f"no graded item {grade_id!r}")

@@ -1,0 +1,125 @@
+"""Run a graded item on an implementation, in this process (pytest and notebooks).
+
+Failures come back as one line for the learner. Exceptions raised by the learner's code are
+turned into such lines too; an exception from the kit's own reference code is a bug in the
+kit and propagates with its traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from hypothesis import HealthCheck, given, settings
+
+from grader.chapters import Impl, one_line
+from grader.registry import Case, CheckFailed, Item, Output
+
+# Learners want an answer in seconds; CI wants the same examples on every run.
+settings.register_profile("learner", max_examples=25, deadline=None)
+settings.register_profile(
+    "ci", max_examples=150, deadline=None, derandomize=True, print_blob=True, database=None
+)
+# Inside a notebook (nbgrader's kernel) nothing may be written next to the submission.
+settings.register_profile("notebook", max_examples=25, deadline=None, database=None)
+
+
+def default_profile() -> str:
+    """The Hypothesis profile for this environment: `ci` where CI is set, else `learner`."""
+    return "ci" if os.environ.get("CI") else "learner"
+
+
+@dataclass(frozen=True)
+class Result:
+    """The outcome of one item on one implementation."""
+
+    item: Item
+    passed: bool
+    message: str = ""
+
+    @property
+    def points(self) -> int:
+        """Points earned: all or nothing per item."""
+        return self.item.points if self.passed else 0
+
+
+def run_item(item: Item, impl: Impl) -> Result:
+    """Run the item's fixed examples, then its Hypothesis strategy; stop at the first failure."""
+    try:
+        for case in item.examples():
+            run_case(item, impl, case)
+        if item.strategy is not None:
+
+            @settings(suppress_health_check=[HealthCheck.too_slow])
+            @given(item.strategy)
+            def holds_for_drawn_cases(case: Case) -> None:
+                run_case(item, impl, case)
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                holds_for_drawn_cases()
+    except CheckFailed as failure:
+        return Result(item, passed=False, message=str(failure).splitlines()[0])
+    return Result(item, passed=True)
+
+
+def run_case(item: Item, impl: Impl, case: Case) -> None:
+    """Probe the implementation on one case and verify what came back."""
+    item.verify(case, plain(call_probe(item, impl, case)))
+
+
+def call_probe(item: Item, impl: Impl, case: Case) -> Output:
+    """Call the probe; an exception from the learner's code becomes a `CheckFailed`."""
+    try:
+        return item.probe(impl, case)
+    except CheckFailed:
+        raise
+    except NotImplementedError as error:
+        raise CheckFailed(
+            f"{culprit(error)} is not written yet (it raises NotImplementedError): "
+            f"write it in {impl.origin}"
+        ) from None
+    except Exception as error:
+        raise CheckFailed(f"{culprit(error)} raised {one_line(error)}") from None
+
+
+_LIBRARIES = (str(Path(torch.__file__).parent.parent), str(Path(__file__).parent))
+
+
+def culprit(error: BaseException) -> str:
+    """The qualified name of the innermost function outside torch, site-packages and the kit."""
+    names = [
+        frame.f_code.co_qualname
+        for frame, _ in _walk(error.__traceback__)
+        if not frame.f_code.co_filename.startswith(_LIBRARIES)
+    ]
+    return names[-1] if names else "your code"
+
+
+def _walk(tb: Any):
+    while tb is not None:
+        yield tb.tb_frame, tb.tb_lineno
+        tb = tb.tb_next
+
+
+def plain(output: Any) -> Output:
+    """Detach, copy and type-check what a probe returned: tensors and JSON-like values only."""
+    if not isinstance(output, dict):
+        raise TypeError(f"a probe must return a dict, not {type(output).__name__}")
+    return {key: _plain_value(key, value) for key, value in output.items()}
+
+
+def _plain_value(key: str, value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        if type(value) not in (torch.Tensor, torch.nn.Parameter):
+            raise CheckFailed(f"`{key}` is a {type(value).__name__}, expected a plain torch.Tensor")
+        return value.detach().to("cpu", copy=True)
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple):
+        return [_plain_value(key, v) for v in value]
+    raise CheckFailed(f"`{key}` is a {type(value).__name__}, expected a tensor or a number")

@@ -1,0 +1,18 @@
+"""The bug zoo: known-wrong (and differently-right) implementations, one chapter file each.
+
+`zoo/<chapter>/bug_*.py` must fail at least one item with the hint named by its `HINT`;
+`zoo/<chapter>/ok_*.py` are correct implementations written differently from the solution
+and must pass every item. Each file is a complete chapter implementation, loadable like a
+learner's folder (`pytest --impl`), and later graded as a sample submission.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ZOO = Path(__file__).parent
+
+
+def entries(chapter: str, prefix: str) -> list[Path]:
+    """The zoo files of a chapter whose names start with `prefix` (`bug_` or `ok_`)."""
+    return sorted((ZOO / chapter).glob(f"{prefix}*.py"))
