@@ -52,9 +52,10 @@
 # (initialised to ones) and ε as `variance_epsilon`. Its forward pass:
 #
 # 1. remember the input dtype and convert the input to float32;
-# 2. `variance = hidden_states.pow(2).mean(-1, keepdim=True)`: the mean over the **last**
-#    dimension only, the hidden dimension; every token is normalised on its own;
-# 3. multiply by `torch.rsqrt(variance + eps)`;
+# 2. take the mean of the squares over the **last** dimension only, the hidden dimension,
+#    keeping that dimension so that the result broadcasts: every token is normalised on its
+#    own, never mixed with the other tokens of the batch or sequence;
+# 3. multiply by the reciprocal square root (`torch.rsqrt`) of that mean plus ε;
 # 4. convert back to the input dtype and multiply by `weight`.
 #
 # Your `RMSNorm` must be a drop-in replacement: the same parameter name (so that

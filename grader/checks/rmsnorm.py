@@ -416,3 +416,9 @@ register(
         strategy=forward_cases([torch.float32], log10_scale=(-1.0, 1.0)),
     ),
 )
+
+
+def snapshot_cases() -> dict[str, Case]:
+    """Fixed cases whose LlamaRMSNorm outputs are frozen in grader/snapshots/."""
+    cases = fixed_cases(list(TOLERANCES)) + fixed_cases([torch.float16], scales=(1e3, 3e4, 300.0))
+    return {f"case{i}_{describe(case['x']).split()[0]}": case for i, case in enumerate(cases)}
