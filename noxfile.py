@@ -1,0 +1,67 @@
+"""The kit's own checks. Plain `nox` runs everything CI needs.
+
+Sessions run in the environment you installed the kit into (`pip install -e ".[dev]" -c
+constraints.txt`): one install of torch and transformers instead of one per session. CI
+(.ci/run) makes that environment fresh from a clean clone, so nothing installed by hand counts.
+"""
+
+import nox
+
+nox.options.sessions = ["lint", "sync-check", "solutions", "stubs", "zoo", "oracle", "nbgrader"]
+nox.options.default_venv_backend = "none"
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff: lint everything, check formatting of the kit's code."""
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(default=False)
+def sync(session: nox.Session) -> None:
+    """Regenerate exercises/ from solutions/ (nbgrader ClearSolutions + jupytext)."""
+    session.run("kit", "sync")
+
+
+@nox.session(name="sync-check")
+def sync_check(session: nox.Session) -> None:
+    """Fail if exercises/ differs from what solutions/ generates."""
+    session.run("kit", "sync", "--check")
+    session.run("pytest", "tests/kit/test_sync.py", *session.posargs)
+
+
+@nox.session
+def solutions(session: nox.Session) -> None:
+    """Every graded item passes on the solutions."""
+    session.run("pytest", "--impl", "solutions", *session.posargs)
+
+
+@nox.session
+def stubs(session: nox.Session) -> None:
+    """Every graded item fails on the untouched exercises, with one line naming the function."""
+    session.run("pytest", "tests/kit/test_stubs.py", *session.posargs)
+
+
+@nox.session
+def zoo(session: nox.Session) -> None:
+    """Every zoo bug fails with its own hint; every correct alternative passes."""
+    session.run("pytest", "tests/kit/test_zoo.py", *session.posargs)
+
+
+@nox.session
+def oracle(session: nox.Session) -> None:
+    """The live Hugging Face outputs still match the frozen snapshots."""
+    session.run("pytest", "tests/kit/test_oracle.py", *session.posargs)
+
+
+@nox.session
+def nbgrader(session: nox.Session) -> None:
+    """Build a course, autograde sample submissions with plain nbgrader, export the CSV."""
+    session.run("pytest", "tests/kit/test_nbgrader.py", *session.posargs)
+
+
+@nox.session(default=False)
+def benchmark(session: nox.Session) -> None:
+    """Print how long a chapter's pytest run takes against the cost of importing the oracle."""
+    session.run("python", "benchmarks/pytest_speed.py", *session.posargs)
