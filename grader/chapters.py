@@ -6,8 +6,10 @@ import hashlib
 import importlib.util
 import sys
 import traceback
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from grader.registry import CheckFailed
@@ -15,7 +17,9 @@ from grader.registry import CheckFailed
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
 EXERCISES = ROOT / "exercises"
-CHAPTERS = ("rmsnorm",)  # in teaching order
+CHAPTERS = ("rmsnorm", "attention")  # in teaching order
+# A chapter imports the learner's earlier chapters by name (`from rmsnorm import RMSNorm`).
+DEPENDENCIES = {"llama": ("rmsnorm", "attention")}
 
 
 class Impl:
@@ -25,7 +29,7 @@ class Impl:
     check with a message that says where the name was expected.
     """
 
-    def __init__(self, namespace: Mapping[str, Any], origin: str, error: str | None = None):
+    def __init__(self, namespace: MutableMapping[str, Any], origin: str, error: str | None = None):
         self._namespace = namespace
         self.origin = origin  # shown to the learner: "exercises/rmsnorm.py" or "the notebook"
         self.error = error  # why the implementation could not be loaded, if it could not
@@ -40,6 +44,28 @@ class Impl:
                 f"{self.origin} defines no `{name}`: did you rename or delete it?"
             ) from None
 
+    @contextmanager
+    def substituted(self, replacements: Mapping[str, Any]) -> Iterator[Impl]:
+        """Temporarily bind names in the namespace, so that the learner's code uses them.
+
+        The learner's functions look names up in this namespace when they run, so a class
+        that calls `RMSNorm(...)` gets the replacement: this is how an item grades one part
+        with every other part swapped for the reference.
+        """
+        if self.error is not None:
+            raise CheckFailed(self.error)
+        missing = object()
+        saved = {name: self._namespace.get(name, missing) for name in replacements}
+        self._namespace.update(replacements)
+        try:
+            yield self
+        finally:
+            for name, value in saved.items():
+                if value is missing:
+                    self._namespace.pop(name, None)
+                else:
+                    self._namespace[name] = value
+
 
 def display_path(path: Path) -> str:
     """A path relative to the working directory where possible, as a learner would type it."""
@@ -49,27 +75,66 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-def load_chapter(directory: Path, chapter: str) -> Impl:
-    """Import `<directory>/<chapter>.py` as a fresh module; errors become a one-line reason."""
+def load_chapter(directory: Path, chapter: str, patch: Path | None = None) -> Impl:
+    """Import `<directory>/<chapter>.py` as a fresh module; errors become a one-line reason.
+
+    `patch` is a file executed afterwards in the same namespace, as if the learner had re-run
+    a cell with a changed definition: the bug zoo is made of such patches on the solutions.
+    """
     path = Path(directory) / f"{chapter}.py"
     origin = display_path(path)
     if not path.is_file():
         return Impl({}, origin, error=f"{origin} does not exist")
+    module = _fresh_module(path, chapter)
+    try:
+        with _earlier_chapters(Path(directory), chapter):
+            module.__spec__.loader.exec_module(module)
+        if patch is not None:
+            exec(compile(patch.read_text(), str(patch), "exec"), vars(module))
+    except Exception as error:  # the learner's file: any error is theirs to see, in one line
+        sys.modules.pop(module.__name__, None)
+        frame = traceback.extract_tb(error.__traceback__)[-1]
+        line = error.lineno if isinstance(error, SyntaxError) else frame.lineno
+        return Impl(
+            {}, origin, error=f"{origin} could not be imported (line {line}): {one_line(error)}"
+        )
+    return Impl(vars(module), origin)
+
+
+def _fresh_module(path: Path, chapter: str) -> ModuleType:
     digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
     name = f"_kit_impl_{digest}_{chapter}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses and typing look modules up by name
+    return module
+
+
+@contextmanager
+def _earlier_chapters(directory: Path, chapter: str) -> Iterator[None]:
+    """Make `import rmsnorm` inside a chapter find the learner's file in the same folder.
+
+    A dependency that is missing or does not import is replaced by the kit's reference
+    (`grader.reference`), so that one broken chapter does not take the next one down with it.
+    """
+    names = DEPENDENCIES.get(chapter, ())
+    saved = {name: sys.modules.get(name) for name in names}
+    for name in names:
+        dependency = load_chapter(directory, name)
+        if dependency.error is None:
+            module = ModuleType(name)
+            vars(module).update(dependency._namespace)
+        else:
+            module = importlib.import_module("grader.reference")
+        sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
-    except Exception as error:  # the learner's file: any error is theirs to see, in one line
-        sys.modules.pop(name, None)
-        frame = traceback.extract_tb(error.__traceback__)[-1]
-        where = f"line {error.lineno}" if isinstance(error, SyntaxError) else f"line {frame.lineno}"
-        return Impl(
-            {}, origin, error=f"{origin} could not be imported ({where}): {one_line(error)}"
-        )
-    return Impl(vars(module), origin)
+        yield
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
 
 
 def one_line(error: BaseException, limit: int = 160) -> str:

@@ -96,7 +96,8 @@ def render_summary(totals: dict[str, list[int]]) -> str:
     table = Table(box=None, pad_edge=False)
     for column in ("chapter", "items passed", "points"):
         table.add_column(column, justify="left" if column == "chapter" else "right")
-    for chapter, (passed, count, earned, possible) in totals.items():
+    for chapter in sorted(totals, key=CHAPTERS.index):
+        passed, count, earned, possible = totals[chapter]
         style = "green" if earned == possible else "red" if earned == 0 else "yellow"
         table.add_row(chapter, f"{passed}/{count}", f"[{style}]{earned}/{possible}[/]")
     console = Console(width=80, force_terminal=False, color_system=None)

@@ -99,7 +99,7 @@ def fixed_cases(dtypes, scales=(1.0, 1e-3, 1e2)) -> list[Case]:
 # ---- reference ------------------------------------------------------------------------------
 
 
-def reference(case: Case) -> torch.Tensor:
+def oracle(case: Case) -> torch.Tensor:
     """transformers' LlamaRMSNorm, built in the input's dtype, on the case."""
     norm = hf_rmsnorm(case)
     with torch.no_grad():
@@ -236,7 +236,7 @@ def verify_init(case: Case, output: Output) -> None:
 
 def verify_forward(case: Case, output: Output) -> None:
     """Equal to LlamaRMSNorm within the dtype's tolerance."""
-    expected = reference(case)
+    expected = oracle(case)
     actual = output["y"]
     expect_like(actual, expected, where(case), HINTS["cast_back"])
     expect_close(actual, expected, TOLERANCES[expected.dtype], where(case), diagnosis(case, actual))
@@ -244,7 +244,7 @@ def verify_forward(case: Case, output: Output) -> None:
 
 def verify_dtype_shape(case: Case, output: Output) -> None:
     """The output has the input's dtype and shape (LlamaRMSNorm's, with a same-dtype weight)."""
-    expected = reference(case)
+    expected = oracle(case)
     actual = output["y"]
     if isinstance(actual, torch.Tensor) and actual.shape != expected.shape:
         raise CheckFailed(
@@ -257,7 +257,7 @@ def verify_dtype_shape(case: Case, output: Output) -> None:
 def verify_zero(case: Case, output: Output) -> None:
     """A zero input gives zeros."""
     actual = output["y"]
-    expect_like(actual, reference(case), where(case), HINTS["cast_back"])
+    expect_like(actual, oracle(case), where(case), HINTS["cast_back"])
     if not actual.isfinite().all():
         raise CheckFailed(f"{where(case)} is NaN for a zero input. {HINTS['eps_missing']}")
     if actual.count_nonzero():

@@ -2,8 +2,9 @@
 
 `zoo/<chapter>/bug_*.py` must fail at least one item with the hint named by its `HINT`;
 `zoo/<chapter>/ok_*.py` are correct implementations written differently from the solution
-and must pass every item. Each file is a complete chapter implementation, loadable like a
-learner's folder (`pytest --impl`), and later graded as a sample submission.
+and must pass every item. Each file is a patch: it runs after the solution chapter, in the
+same namespace, as if the learner had re-run a cell with their own version of a definition
+(`grader.chapters.load_chapter(SOLUTIONS, chapter, patch=path)`).
 """
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ from grader.runner import run_item
 from grader.zoo import ZOO
 
 pytestmark = pytest.mark.slow
-WRONG = {"rmsnorm": "bug_no_upcast"}  # the zoo entry each chapter's "wrong" student submits
+# The zoo patch each chapter's "wrong" student hands in, on top of the solution.
+WRONG = {"rmsnorm": "bug_no_upcast", "attention": "bug_repeat_not_interleave"}
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +66,8 @@ def submit(course, student: str, chapter: str, sources: dict[str, str]) -> None:
 
 
 def expected_points(chapter: str, zoo_entry: str) -> int:
-    """What the kit's checks give a zoo entry in-process: the notebook must agree."""
-    impl = load_chapter(ZOO / chapter, zoo_entry)
+    """What the kit's checks give a zoo patch in-process: the notebook must agree."""
+    impl = load_chapter(SOLUTIONS, chapter, patch=ZOO / chapter / f"{zoo_entry}.py")
     return sum(run_item(item, impl).points for item in registry.items(chapter))
 
 
@@ -74,10 +75,11 @@ def test_autograde_and_export(course):
     expected = {}
     for chapter in CHAPTERS:
         total = sum(item.points for item in registry.items(chapter))
-        wrong_source = (ZOO / chapter / f"{WRONG[chapter]}.py").read_text()
-        solution_id = next(iter(solution_sources(chapter)))
-        submit(course, "correct", chapter, solution_sources(chapter))
-        submit(course, "wrong", chapter, {solution_id: wrong_source})
+        solutions = solution_sources(chapter)
+        last = list(solutions)[-1]  # the patch goes at the end of the last solution cell
+        patch = (ZOO / chapter / f"{WRONG[chapter]}.py").read_text()
+        submit(course, "correct", chapter, solutions)
+        submit(course, "wrong", chapter, {**solutions, last: f"{solutions[last]}\n\n{patch}"})
         submit(course, "stub", chapter, {})
         wrong = expected_points(chapter, WRONG[chapter])
         assert 0 < wrong < total

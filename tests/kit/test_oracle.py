@@ -26,7 +26,7 @@ def test_snapshot_comparison_notices_a_change(tmp_path, monkeypatch):
         metadata = stored.metadata()
         tensors = {key: stored.get_tensor(key) for key in stored.keys()}  # noqa: SIM118
     name = next(iter(json.loads(metadata["values"])))
-    tensors[f"{name}/reference"] = tensors[f"{name}/reference"] * 1.01 + 0.01
+    tensors[f"{name}/oracle"] = tensors[f"{name}/oracle"] * 1.01 + 0.01
     save_file(tensors, tmp_path / f"{chapter}.safetensors", metadata=metadata)
     monkeypatch.setattr(grader.snapshots, "SNAPSHOTS", tmp_path)
     monkeypatch.setattr(grader.snapshots, "CHAPTERS", (chapter,))

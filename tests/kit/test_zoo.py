@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from grader import registry
-from grader.chapters import CHAPTERS, load_chapter
+from grader.chapters import CHAPTERS, SOLUTIONS, load_chapter
 from grader.runner import run_item
 from grader.zoo import entries
 
@@ -27,21 +27,21 @@ def zoo(prefix: str) -> list:
     ]
 
 
-def hint_of(path: Path) -> str | None:
-    """The hint key a zoo file declares (None for a correct alternative)."""
-    return load_chapter(path.parent, path.stem).HINT
+def patched(chapter: str, path: Path):
+    """The solution chapter with the zoo file run over it."""
+    return load_chapter(SOLUTIONS, chapter, patch=path)
 
 
 def failures(chapter: str, path: Path) -> dict[str, str]:
     """The message of every item of the chapter that the zoo file fails."""
-    impl = load_chapter(path.parent, path.stem)
+    impl = patched(chapter, path)
     results = [run_item(item, impl) for item in registry.items(chapter)]
     return {r.item.grade_id: r.message for r in results if not r.passed}
 
 
 @pytest.mark.parametrize(("chapter", "path"), zoo("bug_"))
 def test_bug_is_caught_with_its_hint(chapter, path):
-    expected = hints(chapter)[hint_of(path)]
+    expected = hints(chapter)[patched(chapter, path).HINT]
     failed = failures(chapter, path)
     assert failed, f"{path.name} passes every item of {chapter}"
     assert any(expected in message for message in failed.values()), (
@@ -51,5 +51,5 @@ def test_bug_is_caught_with_its_hint(chapter, path):
 
 @pytest.mark.parametrize(("chapter", "path"), zoo("ok_"))
 def test_correct_alternative_passes(chapter, path):
-    assert hint_of(path) is None
+    assert patched(chapter, path).HINT is None
     assert failures(chapter, path) == {}

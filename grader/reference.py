@@ -1,0 +1,113 @@
+"""Hugging Face's modules behind the learner's signatures: the parts a chapter builds on.
+
+An item that grades one part swaps these in for every other part (`Impl.substituted`), so a
+bug in chapter 1 costs points in chapter 1 only. They also stand in for an earlier chapter
+that is missing, for example in an nbgrader release where each chapter is its own assignment.
+They are thin adapters around `transformers` code, not our solutions.
+"""
+
+from __future__ import annotations
+
+import torch
+from transformers import LlamaConfig
+from transformers.models.llama import modeling_llama as hf
+
+
+def config_for(
+    hidden_size: int,
+    num_heads: int,
+    num_kv_heads: int,
+    rope_theta: float = 10000.0,
+    **overrides,
+) -> LlamaConfig:
+    """A LlamaConfig for one layer's shapes, with eager attention (as every reference uses)."""
+    return LlamaConfig(
+        hidden_size=hidden_size,
+        num_attention_heads=num_heads,
+        num_key_value_heads=num_kv_heads,
+        rope_parameters={"rope_type": "default", "rope_theta": rope_theta},
+        attn_implementation="eager",
+        **overrides,
+    )
+
+
+def causal_mask(seq_len: int, key_len: int, dtype: torch.dtype) -> torch.Tensor:
+    """The additive causal mask (S, S_k) that eager attention expects when called directly.
+
+    The queries are the last S of the S_k positions; masked scores get dtype's minimum, as in HF.
+    """
+    blocked = torch.ones(seq_len, key_len, dtype=torch.bool).tril(key_len - seq_len).logical_not()
+    return torch.zeros(seq_len, key_len, dtype=dtype).masked_fill(blocked, torch.finfo(dtype).min)
+
+
+def default_positions(hidden_states: torch.Tensor) -> torch.Tensor:
+    """Positions 0..S-1 for every sequence of the batch."""
+    batch, seq_len = hidden_states.shape[:2]
+    return torch.arange(seq_len).expand(batch, seq_len)
+
+
+def rope_and_mask(config: LlamaConfig, hidden_states: torch.Tensor, position_ids):
+    """What HF's LlamaModel hands each layer: (cos, sin) and the causal mask."""
+    if position_ids is None:
+        position_ids = default_positions(hidden_states)
+    rotary = hf.LlamaRotaryEmbedding(config)  # built here, in float32, never cast by .to()
+    seq_len = hidden_states.shape[1]
+    return rotary(hidden_states, position_ids), causal_mask(seq_len, seq_len, hidden_states.dtype)
+
+
+rotate_half = hf.rotate_half
+repeat_kv = hf.repeat_kv
+
+
+def rope_cos_sin(position_ids, head_dim, theta=10000.0):
+    """LlamaRotaryEmbedding's (cos, sin) in float32."""
+    config = config_for(head_dim, 1, 1, theta)
+    return hf.LlamaRotaryEmbedding(config)(torch.zeros(1), position_ids)
+
+
+def apply_rope(q, k, cos, sin):
+    """apply_rotary_pos_emb, which broadcasts cos and sin over the heads."""
+    return hf.apply_rotary_pos_emb(q, k, cos, sin)
+
+
+def scaled_dot_product_attention(q, k, v, is_causal=True):
+    """HF's eager attention on (B, H, S, D) queries and (B, KV, S_k, D) keys and values."""
+    n_rep = q.shape[1] // k.shape[1]
+    module = torch.nn.Module().eval()  # eager attention reads num_key_value_groups and training
+    module.num_key_value_groups = n_rep
+    mask = causal_mask(q.shape[-2], k.shape[-2], q.dtype) if is_causal else None
+    out, _ = hf.eager_attention_forward(module, q, k, v, mask, scaling=q.shape[-1] ** -0.5)
+    return out.transpose(1, 2)
+
+
+class RMSNorm(hf.LlamaRMSNorm):
+    """LlamaRMSNorm, whose signature is already the learner's."""
+
+
+class Attention(hf.LlamaAttention):
+    """LlamaAttention with the learner's signature: (hidden_states, position_ids) -> output."""
+
+    def __init__(self, hidden_size, num_heads, num_kv_heads, rope_theta=10000.0):
+        super().__init__(config_for(hidden_size, num_heads, num_kv_heads, rope_theta), 0)
+
+    def forward(self, hidden_states, position_ids=None):
+        cos_sin, mask = rope_and_mask(self.config, hidden_states, position_ids)
+        return super().forward(hidden_states, position_embeddings=cos_sin, attention_mask=mask)[0]
+
+
+class MLP(hf.LlamaMLP):
+    """LlamaMLP with the learner's signature (hidden_size, intermediate_size)."""
+
+    def __init__(self, hidden_size, intermediate_size):
+        super().__init__(LlamaConfig(hidden_size=hidden_size, intermediate_size=intermediate_size))
+
+
+class DecoderLayer(hf.LlamaDecoderLayer):
+    """LlamaDecoderLayer with the learner's signature: (hidden_states, position_ids) -> output."""
+
+    def __init__(self, config: LlamaConfig):
+        super().__init__(config, 0)
+
+    def forward(self, hidden_states, position_ids=None):
+        cos_sin, mask = rope_and_mask(self.self_attn.config, hidden_states, position_ids)
+        return super().forward(hidden_states, attention_mask=mask, position_embeddings=cos_sin)
