@@ -3,7 +3,8 @@
 The tolerances in grader/checks/*.py come from this script. For RMSNorm it prints the rtol
 (at the dtype's atol from the chapter's TOLERANCES) that the solution and each correct zoo
 implementation (`ok_*`) need to pass; for attention, whose outputs are O(1), the largest
-absolute error. A bug stands beside them: a tolerance must not hide it.
+absolute error; for the Llama logits also the solution's whole stack ("own stack"), all
+its own parts in the dtype. A bug stands beside them: a tolerance must not hide it.
 Run: `python benchmarks/tolerances.py [--cases N]`.
 """
 
@@ -16,7 +17,7 @@ from rich.table import Table
 
 from grader import reference
 from grader.chapters import SOLUTIONS, load_chapter
-from grader.checks import attention, rmsnorm
+from grader.checks import attention, llama, rmsnorm
 from grader.zoo import ZOO, entries
 
 
@@ -91,12 +92,37 @@ def attention_rows(cases: int, rng: random.Random) -> tuple[list, list]:
     return list(impls), rows
 
 
+def llama_rows(cases: int, rng: random.Random) -> tuple[list, list]:
+    impls = implementations("llama", "bug_no_final_norm")
+    rows = []
+    for dtype in llama.TOLERANCES:
+        worst = dict.fromkeys([*impls, "own stack"], 0.0)
+        for _ in range(cases):
+            case = llama.config_case(
+                rng.randrange(2**32), rng.randint(8, 96), rng.randint(1, 4), rng.choice([1, 2, 4]),
+                rng.choice([2, 4, 8]), rng.randint(1, 3), rng.random() < 0.5,
+                rng.choice([10000.0, 500000.0]), rng.randint(1, 2), rng.randint(3, 8),
+            )  # fmt: skip
+            case = llama.in_dtype(case, dtype)
+            expected = llama.oracle(case).double()
+            for name, impl in impls.items():  # as graded: every other part is the reference
+                actual = llama.probe_model(impl, case)["logits"].double()
+                worst[name] = max(worst[name], (actual - expected).abs().max().item())
+            own = impls["solution"].Llama(llama.llama_config(case["config"])).to(dtype)
+            own.load_state_dict({k: v.to(dtype) for k, v in case["state_dict"].items()})
+            with torch.no_grad():
+                error = (own(case["input_ids"]).double() - expected).abs().max().item()
+            worst["own stack"] = max(worst["own stack"], error)
+        rows.append((f"Llama logits {dtype}, max abs error", worst))
+    return [*impls, "own stack"], rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=500)
     args = parser.parse_args()
     console = Console(width=160)
-    for measure in (rmsnorm_rows, attention_rows):
+    for measure in (rmsnorm_rows, attention_rows, llama_rows):
         names, rows = measure(args.cases, random.Random(0))
         table = Table("quantity", *names, title=f"worst of {args.cases} cases each")
         for label, worst in rows:

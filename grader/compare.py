@@ -85,7 +85,7 @@ def first_match(
     """The hint of the first known mistake whose output `actual` reproduces, if any."""
     for hint, wrong in candidates:
         try:
-            expected = wrong()
+            expected = wrong().detach()
         except RuntimeError:  # a mistake that cannot even be computed on this input
             continue
         if is_close(actual, expected.to(actual.dtype), tol):

@@ -8,6 +8,8 @@ They are thin adapters around `transformers` code, not our solutions.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import torch
 from transformers import LlamaConfig
 from transformers.models.llama import modeling_llama as hf
@@ -99,7 +101,14 @@ class MLP(hf.LlamaMLP):
     """LlamaMLP with the learner's signature (hidden_size, intermediate_size)."""
 
     def __init__(self, hidden_size, intermediate_size):
-        super().__init__(LlamaConfig(hidden_size=hidden_size, intermediate_size=intermediate_size))
+        # LlamaMLP reads only these four fields; a full LlamaConfig would validate head shapes
+        shapes = SimpleNamespace(
+            hidden_size=hidden_size,
+            intermediate_size=intermediate_size,
+            mlp_bias=False,
+            hidden_act="silu",
+        )
+        super().__init__(shapes)
 
 
 class DecoderLayer(hf.LlamaDecoderLayer):

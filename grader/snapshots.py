@@ -33,7 +33,7 @@ def flatten(case: dict[str, Any], prefix: str) -> tuple[dict[str, torch.Tensor],
     tensors, values = {}, {}
     for key, value in case.items():
         if isinstance(value, torch.Tensor):
-            tensors[f"{prefix}/{key}"] = value.contiguous()
+            tensors[f"{prefix}/{key}"] = value.clone()  # tied weights share storage; a file can't
         elif isinstance(value, dict) and all(isinstance(v, torch.Tensor) for v in value.values()):
             tensors |= flatten(value, f"{prefix}/{key}")[0]
         else:

@@ -14,7 +14,11 @@ from grader.zoo import ZOO
 
 pytestmark = pytest.mark.slow
 # The zoo patch each chapter's "wrong" student hands in, on top of the solution.
-WRONG = {"rmsnorm": "bug_no_upcast", "attention": "bug_repeat_not_interleave"}
+WRONG = {
+    "rmsnorm": "bug_no_upcast",
+    "attention": "bug_repeat_not_interleave",
+    "llama": "bug_post_norm",
+}
 
 
 @pytest.fixture(scope="module")
