@@ -7,7 +7,16 @@ constraints.txt`): one install of torch and transformers instead of one per sess
 
 import nox
 
-nox.options.sessions = ["lint", "sync-check", "solutions", "stubs", "zoo", "oracle", "nbgrader"]
+nox.options.sessions = [
+    "lint",
+    "sync-check",
+    "solutions",
+    "stubs",
+    "zoo",
+    "oracle",
+    "quantized",
+    "nbgrader",
+]
 nox.options.default_venv_backend = "none"
 
 
@@ -51,8 +60,20 @@ def zoo(session: nox.Session) -> None:
 
 @nox.session
 def oracle(session: nox.Session) -> None:
-    """The live Hugging Face outputs still match the frozen snapshots."""
-    session.run("pytest", "tests/kit/test_oracle.py", *session.posargs)
+    """The live Hugging Face outputs still match the frozen snapshots and published numbers."""
+    session.run(
+        "pytest", "tests/kit/test_oracle.py", "tests/kit/test_memory_oracle.py", *session.posargs
+    )
+
+
+@nox.session(venv_backend="venv")
+def quantized(session: nox.Session) -> None:
+    """bitsandbytes' real 4-bit layout equals the memory chapter's closed form.
+
+    Its own virtualenv: bitsandbytes is an optional extra that slows `import peft`.
+    """
+    session.install("-e", ".[quantized]", "-c", "constraints.txt")
+    session.run("pytest", "tests/kit/test_memory_oracle.py", "-k", "bitsandbytes", *session.posargs)
 
 
 @nox.session

@@ -52,6 +52,67 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
     return 1 if changes else 0
 
 
+def parse_bytes(text: str) -> int:
+    """`15GB` (10^9), `15GiB` (2^30), `16000MB`, or a plain number of bytes."""
+    units = {"tib": 2**40, "gib": 2**30, "mib": 2**20, "tb": 10**12, "gb": 10**9, "mb": 10**6}
+    lowered = text.strip().lower()
+    for unit, size in units.items():
+        if lowered.endswith(unit):
+            return int(float(lowered.removesuffix(unit)) * size)
+    return int(float(lowered))
+
+
+def cmd_memory(args: argparse.Namespace) -> int:
+    """Print what training (and inference) of a model needs, and whether it fits."""
+    import json
+
+    import torch
+
+    from grader.memory_report import memory_table
+
+    impl = load_impl(args.impl, "memory")
+    if args.model in PRESET_NAMES:
+        from grader.presets import META_PARAMS, hf_config
+
+        name, config = args.model, hf_config(args.model)
+        meta = META_PARAMS[args.model]
+    else:
+        values = json.loads(Path(args.model).read_text())
+        name, meta = Path(args.model).name, None
+        if "dim" in values:  # Meta's params.json
+            config = impl.config_from_meta_params(values, args.vocab_size or values["vocab_size"])
+        else:
+            from grader.checks.memory import llama_config
+
+            config = llama_config({k: values[k] for k in CONFIG_KEYS if k in values})
+    dtype = args.dtype if args.dtype == "4bit" else getattr(torch, args.dtype)
+    lora = {"r": args.lora_r, "target_modules": args.lora_targets} if args.lora_r else None
+    table, fits = memory_table(impl, name, config, dtype, lora, args, meta)
+    console.print(table)
+    console.print(fits)
+    return 0
+
+
+CONFIG_KEYS = (  # the fields of a config.json that decide a model's size
+    "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+    "num_key_value_heads", "vocab_size", "tie_word_embeddings", "rope_theta",
+)  # fmt: skip
+PRESET_NAMES = (
+    "llama-2-7b", "llama-2-13b", "llama-2-70b", "llama-3-8b", "llama-3-70b",
+    "llama-3.2-1b", "llama-3.2-3b",
+)  # fmt: skip
+
+
+def load_impl(name: str, chapter: str):
+    """The implementation of a chapter: solutions (the default), exercises, or a folder."""
+    from grader.chapters import ROOT, load_chapter
+
+    impl = load_chapter(ROOT / name if name in ("solutions", "exercises") else Path(name), chapter)
+    if impl.error:
+        raise SystemExit(impl.error)
+    return impl
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line."""
     main_parser = argparse.ArgumentParser(prog="kit", description=__doc__)
@@ -69,6 +130,26 @@ def parser() -> argparse.ArgumentParser:
     snapshots = commands.add_parser("snapshots", help="check the oracle against its snapshots")
     snapshots.add_argument("--update", action="store_true", help="rewrite the snapshots")
     snapshots.set_defaults(run=cmd_snapshots)
+
+    memory = commands.add_parser(
+        "memory", help="what a model needs to train and to run, and whether it fits a GPU"
+    )
+    memory.add_argument("model", help=f"a preset ({', '.join(PRESET_NAMES)}) or a JSON config")
+    memory.add_argument(
+        "--dtype", default="bfloat16", choices=["float32", "bfloat16", "float16", "4bit"]
+    )
+    memory.add_argument("--lora-r", type=int, default=0, help="LoRA rank (0: full fine-tuning)")
+    memory.add_argument(
+        "--lora-targets", nargs="+", default=["q_proj", "k_proj", "v_proj", "o_proj"]
+    )
+    memory.add_argument("--batch-size", type=int, default=1)
+    memory.add_argument("--seq-len", type=int, default=512)
+    memory.add_argument(
+        "--gpu", type=parse_bytes, default=parse_bytes("15GB"), help="e.g. 15GB, 24GiB"
+    )
+    memory.add_argument("--vocab-size", type=int, help="for a params.json whose vocab_size is -1")
+    memory.add_argument("--impl", default="solutions", help="whose memory chapter computes it")
+    memory.set_defaults(run=cmd_memory)
     return main_parser
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,21 +52,36 @@ class Result:
 def run_item(item: Item, impl: Impl) -> Result:
     """Run the item's fixed examples, then its Hypothesis strategy; stop at the first failure."""
     try:
-        for case in item.examples():
-            run_case(item, impl, case)
-        if item.strategy is not None:
-
-            @settings(suppress_health_check=[HealthCheck.too_slow])
-            @given(item.strategy)
-            def holds_for_drawn_cases(case: Case) -> None:
+        with warnings.catch_warnings(), quiet_transformers():
+            warnings.simplefilter(
+                "ignore"
+            )  # HF's and peft's warnings are not the learner's business
+            for case in item.examples():
                 run_case(item, impl, case)
+            if item.strategy is not None:
 
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+                @settings(suppress_health_check=[HealthCheck.too_slow])
+                @given(item.strategy)
+                def holds_for_drawn_cases(case: Case) -> None:
+                    run_case(item, impl, case)
+
                 holds_for_drawn_cases()
     except CheckFailed as failure:
         return Result(item, passed=False, message=str(failure).splitlines()[0])
     return Result(item, passed=True)
+
+
+@contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Silence transformers' logger (it writes to stderr, which scores 0 in an nbgrader cell)."""
+    from transformers.utils import logging
+
+    level = logging.get_verbosity()
+    logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        logging.set_verbosity(level)
 
 
 def run_case(item: Item, impl: Impl, case: Case) -> None:

@@ -18,6 +18,7 @@ WRONG = {
     "rmsnorm": "bug_no_upcast",
     "attention": "bug_repeat_not_interleave",
     "llama": "bug_post_norm",
+    "memory": "bug_no_gqa",
 }
 
 
