@@ -37,6 +37,7 @@ class Item:
     verify: Callable[[Case, Output], None]
     examples: Callable[[], Iterable[Case]] = tuple
     strategy: Any = None  # a hypothesis SearchStrategy of cases, drawn after the examples
+    max_examples: int | None = None  # a cap on drawn cases, for items that build whole models
 
 
 ITEMS: dict[str, Item] = {}

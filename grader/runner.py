@@ -59,8 +59,14 @@ def run_item(item: Item, impl: Impl) -> Result:
             for case in item.examples():
                 run_case(item, impl, case)
             if item.strategy is not None:
+                budget = settings.default.max_examples
+                if item.max_examples is not None:
+                    budget = min(budget, item.max_examples)
 
-                @settings(suppress_health_check=[HealthCheck.too_slow])
+                # No deadline: a first model build takes longer than later ones, wherever it runs.
+                @settings(
+                    max_examples=budget, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+                )
                 @given(item.strategy)
                 def holds_for_drawn_cases(case: Case) -> None:
                     run_case(item, impl, case)

@@ -19,6 +19,7 @@ WRONG = {
     "attention": "bug_repeat_not_interleave",
     "llama": "bug_post_norm",
     "memory": "bug_no_gqa",
+    "lora": "bug_merge_twice",
 }
 
 

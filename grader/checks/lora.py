@@ -1,0 +1,803 @@
+"""Chapter 5, lora: LoRA layers, injection, merging and saving, against peft 0.21.
+
+The learner's adapters get the same A and B as peft's (copied in), so outputs must agree;
+counts, merged weights and a saved adapter are compared with what peft does and loads.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from pathlib import Path
+
+import torch
+from hypothesis import strategies as st
+from torch import nn
+
+from grader.chapters import one_line
+from grader.compare import Tolerance, describe, expect_close, first_match, is_close
+from grader.registry import Case, CheckFailed, Item, Output, register
+
+CHAPTER = "lora"
+DATA = Path(__file__).resolve().parent.parent / "data" / "json_answers.txt"
+
+HINTS = {
+    "scaling": "scaling is lora_alpha / r (lora_alpha / sqrt(r) with use_rslora), not lora_alpha.",
+    "a_init": "Initialise lora_A Kaiming-uniform (a = sqrt(5)): with A and B both zero, every "
+    "gradient is zero and nothing learns.",
+    "b_zero": "Initialise lora_B to zeros, so that the adapted layer starts as the base layer.",
+    "frozen": "Freeze the base: requires_grad_(False) on every base parameter; only lora_A "
+    "and lora_B train.",
+    "dropout_path": "Apply dropout to the LoRA path's input only: base_layer(x) + "
+    "lora_B(lora_A(dropout(x))) * scaling.",
+    "targets": "Wrap only the nn.Linear layers whose name ends in one of target_modules.",
+    "names": "Use peft's names: base_layer, lora_A and lora_B as bias-free nn.Linear layers.",
+    "forward": "forward is base_layer(x) + lora_B(lora_A(dropout(x))) * scaling.",
+    "merge_scaling": "Merge scaling * (B @ A), not B @ A alone.",
+    "merge_transpose": "The update is lora_B.weight @ lora_A.weight, of shape (out, in) like "
+    "the base weight; not its transpose.",
+    "merge_twice": "merge() must do nothing when already merged (check self.merged), and "
+    "unmerge() nothing when not merged.",
+    "unmerge": "unmerge() subtracts exactly what merge() added.",
+    "merge": "merge() adds scaling * (lora_B.weight @ lora_A.weight) to base_layer.weight.",
+    "unload": "merge_and_unload merges each LoRALinear, then puts its base_layer (a plain "
+    "nn.Linear) back in its place.",
+    "save_keys": "Save every lora_A and lora_B weight under its state_dict name prefixed with "
+    "'base_model.model.', in adapter_model.safetensors.",
+    "save_config": "adapter_config.json needs peft_type LORA, r, lora_alpha, target_modules, "
+    "lora_dropout, use_rslora and bias 'none'.",
+    "learn": "Train only the parameters that require grad, with AdamW on "
+    "model(input_ids, labels=input_ids).loss, and step the optimizer every step.",
+}
+
+# Measured on 1000 random layers: peft's own merge() then unmerge() returns W within
+# 0.91 float32 eps of the largest merged entry, and the solution's merge equals peft's
+# exactly; we allow 4 eps of that scale for weights. Outputs and logits: float32 tolerance.
+TOLERANCES = {torch.float32: Tolerance(rtol=1e-5, atol=1e-5)}
+
+
+def weight_tolerance(merged: torch.Tensor) -> Tolerance:
+    """4 float32 eps of the largest entry: merging rounds on the scale of the whole matrix."""
+    return Tolerance(rtol=0.0, atol=4 * torch.finfo(torch.float32).eps * merged.abs().max().item())
+
+
+ATTENTION = ("q_proj", "k_proj", "v_proj", "o_proj")
+
+
+# ---- one layer --------------------------------------------------------------------------------
+
+
+def layer_case(
+    seed: int,
+    in_features: int,
+    out_features: int,
+    r: int,
+    alpha: float,
+    rslora: bool,
+    dropout: float = 0.0,
+) -> Case:
+    g = torch.Generator().manual_seed(seed)
+    return {
+        "weight": torch.randn(out_features, in_features, generator=g) / math.sqrt(in_features),
+        "lora_A": torch.randn(r, in_features, generator=g) / math.sqrt(in_features),
+        "lora_B": torch.randn(out_features, r, generator=g) / math.sqrt(r),
+        "x": torch.randn(3, in_features, generator=g),
+        "r": r,
+        "lora_alpha": alpha,
+        "use_rslora": rslora,
+        "lora_dropout": dropout,
+    }
+
+
+layer_cases = st.builds(
+    layer_case,
+    seed=st.integers(0, 2**32 - 1),
+    in_features=st.integers(1, 48),
+    out_features=st.integers(1, 48),
+    r=st.integers(1, 16),
+    alpha=st.sampled_from([1.0, 8.0, 16.0, 32.0]),
+    rslora=st.booleans(),
+)
+
+
+def base_linear(case: Case) -> nn.Linear:
+    out_features, in_features = case["weight"].shape
+    base = nn.Linear(in_features, out_features, bias=False)
+    with torch.no_grad():
+        base.weight.copy_(case["weight"])
+    return base
+
+
+def learner_layer(impl, case: Case, with_weights: bool = True) -> nn.Module:
+    """The learner's LoRALinear around the case's base, with the case's A and B if asked."""
+    layer = impl.LoRALinear(
+        base_linear(case), case["r"], case["lora_alpha"], case["lora_dropout"], case["use_rslora"]
+    )
+    if with_weights:
+        try:
+            with torch.no_grad():
+                layer.lora_A.weight.copy_(case["lora_A"])
+                layer.lora_B.weight.copy_(case["lora_B"])
+        except (AttributeError, RuntimeError) as error:
+            raise CheckFailed(
+                f"could not set LoRALinear's lora_A and lora_B ({one_line(error, 100)}). "
+                + HINTS["names"]
+            ) from None
+    return layer
+
+
+def peft_layer(case: Case, with_weights: bool = True):
+    """peft's lora.Linear around the same base, with the same A and B."""
+    from peft import LoraConfig
+    from peft.tuners.lora.layer import Linear
+
+    config = LoraConfig(
+        r=case["r"],
+        lora_alpha=case["lora_alpha"],
+        lora_dropout=case["lora_dropout"],
+        use_rslora=case["use_rslora"],
+    )
+    layer = Linear(base_linear(case), "default", config, r=case["r"], lora_alpha=case["lora_alpha"])
+    if with_weights:
+        with torch.no_grad():
+            layer.lora_A["default"].weight.copy_(case["lora_A"])
+            layer.lora_B["default"].weight.copy_(case["lora_B"])
+    return layer
+
+
+def probe_init(impl, case: Case) -> Output:
+    layer = learner_layer(impl, case, with_weights=False).eval()
+    with torch.no_grad():
+        y = layer(case["x"])
+    return {
+        "A": layer.lora_A.weight,
+        "B": layer.lora_B.weight,
+        "scaling": float(layer.scaling),
+        "base_trainable": any(p.requires_grad for p in layer.base_layer.parameters()),
+        "lora_trainable": layer.lora_A.weight.requires_grad and layer.lora_B.weight.requires_grad,
+        "y": y,
+    }
+
+
+def verify_init(case: Case, output: Output) -> None:
+    expected = peft_layer(case, with_weights=False)
+    in_features, r = case["weight"].shape[1], case["r"]
+    a, b = output["A"], output["B"]
+    if tuple(a.shape) != (r, in_features) or tuple(b.shape) != (case["weight"].shape[0], r):
+        raise CheckFailed(
+            f"lora_A is {describe(a)} and lora_B {describe(b)}; expected ({r}, {in_features}) "
+            f"and ({case['weight'].shape[0]}, {r}). {HINTS['names']}"
+        )
+    if not math.isclose(output["scaling"], expected.scaling["default"], rel_tol=1e-12):
+        raise CheckFailed(
+            f"scaling is {output['scaling']:g}, peft's is {expected.scaling['default']:g} for "
+            f"r={r}, lora_alpha={case['lora_alpha']:g}, use_rslora={case['use_rslora']}. "
+            + HINTS["scaling"]
+        )
+    if b.count_nonzero():
+        raise CheckFailed(f"lora_B is not zero at initialisation. {HINTS['b_zero']}")
+    bound = 1 / math.sqrt(in_features)
+    if not a.count_nonzero() or a.abs().max() > bound * (1 + 1e-6):
+        raise CheckFailed(
+            f"lora_A is not uniform in ±1/sqrt(in_features) = ±{bound:.3g}. {HINTS['a_init']}"
+        )
+    if a.numel() >= 400 and not 0.8 < a.std().item() / (bound / math.sqrt(3)) < 1.2:
+        raise CheckFailed(f"lora_A's spread does not look Kaiming-uniform. {HINTS['a_init']}")
+    if output["base_trainable"] or not output["lora_trainable"]:
+        raise CheckFailed(f"the base layer is trainable or the adapters are not. {HINTS['frozen']}")
+    expect_close(
+        output["y"],
+        case["x"] @ case["weight"].T,
+        TOLERANCES[torch.float32],
+        "LoRALinear's output at initialisation",
+        lambda: HINTS["b_zero"],
+    )
+
+
+def probe_forward(impl, case: Case) -> Output:
+    layer = learner_layer(impl, case).eval()
+    with torch.no_grad():
+        return {"y": layer(case["x"])}
+
+
+def verify_forward(case: Case, output: Output) -> None:
+    layer = peft_layer(case).eval()
+    x, a, b = case["x"], case["lora_A"], case["lora_B"]
+    with torch.no_grad():
+        expected = layer(x)
+    base = x @ case["weight"].T
+    mistakes = [
+        ("scaling", lambda: base + x @ a.T @ b.T * case["lora_alpha"]),
+        ("scaling", lambda: base + x @ a.T @ b.T),
+    ]
+    tolerance = TOLERANCES[torch.float32]
+    what = (
+        f"LoRALinear({case['weight'].shape[1]} → {case['weight'].shape[0]}, r={case['r']}) output"
+    )
+    expect_close(
+        output["y"],
+        expected,
+        tolerance,
+        what,
+        lambda: HINTS[first_match(output["y"], mistakes, tolerance) or "forward"],
+    )
+
+
+def probe_dropout(impl, case: Case) -> Output:
+    fresh = learner_layer(impl, case, with_weights=False).train()  # B = 0: only the base path
+    torch.manual_seed(0)
+    with torch.no_grad():
+        y_train_at_init = fresh(case["x"])
+        y_eval = learner_layer(impl, case).eval()(case["x"])
+    return {"y_train_at_init": y_train_at_init, "y_eval": y_eval}
+
+
+def verify_dropout(case: Case, output: Output) -> None:
+    base = case["x"] @ case["weight"].T
+    tolerance = TOLERANCES[torch.float32]
+    if not is_close(output["y_train_at_init"], base, tolerance):
+        raise CheckFailed(
+            f"with lora_dropout={case['lora_dropout']} in training mode, the output of a fresh "
+            f"layer is not the base output. {HINTS['dropout_path']}"
+        )
+    with torch.no_grad():
+        expected = peft_layer(case).eval()(case["x"])
+    expect_close(
+        output["y_eval"],
+        expected,
+        tolerance,
+        "LoRALinear's output in eval mode with dropout",
+        lambda: "Dropout must do nothing in eval mode (nn.Dropout does this for you).",
+    )
+
+
+def probe_merge(impl, case: Case) -> Output:
+    layer = learner_layer(impl, case).eval()
+    with torch.no_grad():
+        y = layer(case["x"])
+        layer.merge()
+        merged_weight = layer.base_layer.weight.clone()
+        y_merged = layer(case["x"])
+        flag_merged = bool(layer.merged)
+        layer.merge()
+        twice = layer.base_layer.weight.clone()
+        layer.unmerge()
+        restored = layer.base_layer.weight.clone()
+        layer.unmerge()
+        restored_twice = layer.base_layer.weight.clone()
+    return {
+        "y": y,
+        "merged_weight": merged_weight,
+        "y_merged": y_merged,
+        "flag_merged": flag_merged,
+        "flag_after_unmerge": bool(layer.merged),
+        "merged_twice": twice,
+        "restored": restored,
+        "restored_twice": restored_twice,
+    }
+
+
+def verify_merge(case: Case, output: Output) -> None:
+    layer = peft_layer(case)
+    layer.merge()
+    expected = layer.base_layer.weight.detach()
+    w, delta = case["weight"], case["lora_B"] @ case["lora_A"]
+    scaling = layer.scaling["default"]
+    mistakes = [("merge_scaling", lambda: w + delta)]
+    if delta.shape[0] == delta.shape[1]:
+        mistakes.append(("merge_transpose", lambda: w + delta.T * scaling))
+    weights = weight_tolerance(expected)
+    expect_close(
+        output["merged_weight"],
+        expected,
+        weights,
+        "the merged weight",
+        lambda: HINTS[first_match(output["merged_weight"], mistakes, weights) or "merge"],
+    )
+    if not output["flag_merged"] or output["flag_after_unmerge"]:
+        raise CheckFailed(
+            f"merged should be True after merge() and False after unmerge(). {HINTS['merge_twice']}"
+        )
+    expect_close(
+        output["merged_twice"],
+        expected,
+        weights,
+        "the weight after merge() twice",
+        lambda: HINTS["merge_twice"],
+    )
+    expect_close(
+        output["y_merged"],
+        output["y"],
+        TOLERANCES[torch.float32],
+        "the merged layer's output against the unmerged one",
+        lambda: HINTS["forward"],
+    )
+    for name in ("restored", "restored_twice"):
+        expect_close(
+            output[name],
+            w,
+            weights,
+            f"the weight after unmerge() ({name.replace('_', ' ')})",
+            lambda: HINTS["unmerge"],
+        )
+
+
+# ---- a model ----------------------------------------------------------------------------------
+
+
+def model_case(
+    seed: int,
+    targets: list[str],
+    r: int,
+    alpha: float,
+    rslora: bool,
+    tied: bool = False,
+    layers: int = 2,
+) -> Case:
+    """A tiny Llama (its weights), adapter weights for peft's target set, and token ids."""
+    values = {
+        "vocab_size": 64, "hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": layers,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "tie_word_embeddings": tied,
+    }  # fmt: skip
+    peft = peft_model(
+        {
+            "config": values,
+            "base": None,
+            "targets": targets,
+            "r": r,
+            "lora_alpha": alpha,
+            "use_rslora": rslora,
+            "seed": seed,
+        }
+    )
+    g = torch.Generator().manual_seed(seed)
+    adapters = {}
+    for name, parameter in peft.named_parameters():
+        if ".lora_A." in name or ".lora_B." in name:
+            learner_name = name.removeprefix("base_model.model.").replace(".default.", ".")
+            adapters[learner_name] = torch.randn(parameter.shape, generator=g) / math.sqrt(
+                parameter.shape[1]
+            )
+    base = {k: v for k, v in hf_model(values, seed).state_dict().items()}
+    return {
+        "config": values, "seed": seed, "targets": sorted(set(targets)), "r": r,
+        "lora_alpha": alpha, "use_rslora": rslora, "base": base, "adapters": adapters,
+        "input_ids": torch.randint(0, 64, (2, 7), generator=g),
+    }  # fmt: skip
+
+
+def hf_model(values: dict, seed: int):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    return LlamaForCausalLM(LlamaConfig(**values, attn_implementation="eager")).eval()
+
+
+def peft_model(case: Case):
+    """peft's LoRA on the case's base model, adapters loaded where the case has them."""
+    from peft import LoraConfig, get_peft_model
+
+    base = hf_model(case["config"], case["seed"])
+    if case["base"] is not None:
+        base.load_state_dict(case["base"])
+    config = LoraConfig(
+        r=case["r"],
+        lora_alpha=case["lora_alpha"],
+        target_modules=list(case["targets"]),
+        use_rslora=case["use_rslora"],
+    )
+    model = get_peft_model(base, config).eval()
+    with torch.no_grad():
+        for name, tensor in case.get("adapters", {}).items():
+            peft_name = "base_model.model." + name.replace(".lora_A.", ".lora_A.default.").replace(
+                ".lora_B.", ".lora_B.default."
+            )
+            model.get_parameter(peft_name).copy_(tensor)
+    return model
+
+
+def learner_model(impl, case: Case, with_adapters: bool = True):
+    """The case's base model with the learner's inject_lora, and the case's adapter weights."""
+    model = hf_model(case["config"], case["seed"])
+    model.load_state_dict(case["base"])
+    model = impl.inject_lora(
+        model, list(case["targets"]), case["r"], case["lora_alpha"], 0.0, case["use_rslora"]
+    )
+    if with_adapters:
+        try:
+            with torch.no_grad():
+                for name, tensor in case["adapters"].items():
+                    model.get_parameter(name).copy_(tensor)
+        except AttributeError as error:
+            raise CheckFailed(
+                f"the adapted model has no parameter {one_line(error, 100)}. {HINTS['names']}"
+            ) from None
+    return model.eval()
+
+
+def probe_inject(impl, case: Case) -> Output:
+    model = learner_model(impl, case, with_adapters=False)
+    trainable, total = impl.trainable_parameters(model)
+    wrapped = sorted(
+        name
+        for name, module in model.named_modules()
+        if hasattr(module, "lora_A") and hasattr(module, "base_layer")
+    )
+    frozen = [
+        name for name, p in model.named_parameters() if p.requires_grad and ".lora_" not in name
+    ]
+    return {"trainable": trainable, "total": total, "wrapped": wrapped, "trainable_base": frozen}
+
+
+def verify_inject(case: Case, output: Output) -> None:
+    model = peft_model(case)
+    trainable, total = model.get_nb_trainable_parameters()
+    from peft.tuners.lora.layer import LoraLayer
+
+    wrapped = sorted(
+        name.removeprefix("base_model.model.")
+        for name, m in model.named_modules()
+        if isinstance(m, LoraLayer)
+    )
+    setup = f"targets {case['targets']}, r={case['r']}"
+    if output["wrapped"] != wrapped:
+        extra = sorted(set(output["wrapped"]) - set(wrapped))[:2]
+        raise CheckFailed(
+            f"inject_lora with {setup} wrapped {len(output['wrapped'])} layers, peft "
+            f"{len(wrapped)} (e.g. unexpected {extra}). {HINTS['targets']}"
+        )
+    if output["trainable_base"]:
+        raise CheckFailed(f"{output['trainable_base'][0]} is still trainable. {HINTS['frozen']}")
+    if (output["trainable"], output["total"]) != (trainable, total):
+        raise CheckFailed(
+            f"trainable_parameters gives {output['trainable'], output['total']}, peft's "
+            f"get_nb_trainable_parameters() {trainable, total} for {setup}. Count each "
+            "parameter once; trainable ones are those with requires_grad."
+        )
+
+
+def probe_logits(impl, case: Case) -> Output:
+    with torch.no_grad():
+        return {"logits": learner_model(impl, case)(case["input_ids"]).logits}
+
+
+def oracle(case: Case) -> torch.Tensor:
+    """peft's logits for the case (what the snapshots freeze)."""
+    with torch.no_grad():
+        return peft_model(case)(case["input_ids"]).logits
+
+
+def verify_logits(case: Case, output: Output) -> None:
+    expect_close(
+        output["logits"],
+        oracle(case),
+        TOLERANCES[torch.float32],
+        f"logits with LoRA on {case['targets']}, r={case['r']}, use_rslora={case['use_rslora']}",
+        lambda: HINTS["forward"],
+    )
+
+
+def probe_gradients(impl, case: Case) -> Output:
+    model = learner_model(impl, case, with_adapters=False).train()
+    model(case["input_ids"], labels=case["input_ids"]).loss.backward()
+    return {
+        "with_grad": sorted(name for name, p in model.named_parameters() if p.grad is not None),
+        "nonzero_grad": sorted(
+            name
+            for name, p in model.named_parameters()
+            if p.grad is not None and p.grad.count_nonzero()
+        ),
+    }
+
+
+def verify_gradients(case: Case, output: Output) -> None:
+    outside = [name for name in output["with_grad"] if ".lora_" not in name]
+    if outside:
+        raise CheckFailed(f"a gradient reached {outside[0]}. {HINTS['frozen']}")
+    if not any(".lora_B." in name for name in output["nonzero_grad"]):
+        raise CheckFailed(f"no gradient reaches lora_B at initialisation. {HINTS['a_init']}")
+
+
+def probe_unload(impl, case: Case) -> Output:
+    model = impl.merge_and_unload(learner_model(impl, case))
+    kinds = sorted(
+        {
+            type(module).__name__
+            for name, module in model.named_modules()
+            if name.split(".")[-1] in case["targets"]
+        }
+    )
+    with torch.no_grad():
+        return {"logits": model(case["input_ids"]).logits, "kinds": kinds}
+
+
+def verify_unload(case: Case, output: Output) -> None:
+    if output["kinds"] != ["Linear"]:
+        raise CheckFailed(
+            f"after merge_and_unload the targeted layers are {output['kinds']}, expected plain "
+            f"Linear. {HINTS['unload']}"
+        )
+    with torch.no_grad():
+        expected = peft_model(case).merge_and_unload()(case["input_ids"]).logits
+    expect_close(
+        output["logits"],
+        expected,
+        TOLERANCES[torch.float32],
+        "logits after merge_and_unload",
+        lambda: HINTS["unload"],
+    )
+
+
+def probe_save(impl, case: Case) -> Output:
+    model = learner_model(impl, case)
+    with tempfile.TemporaryDirectory() as directory:
+        impl.save_adapter(
+            model,
+            directory,
+            list(case["targets"]),
+            case["r"],
+            case["lora_alpha"],
+            0.0,
+            case["use_rslora"],
+        )
+        config = (Path(directory) / "adapter_config.json").read_text()
+        from safetensors.torch import load_file
+
+        tensors = load_file(Path(directory) / "adapter_model.safetensors")
+    with torch.no_grad():
+        logits = model(case["input_ids"]).logits
+    return {
+        "config": config,
+        "names": sorted(tensors),
+        "tensors": [tensors[name] for name in sorted(tensors)],
+        "logits": logits,
+    }
+
+
+def verify_save(case: Case, output: Output) -> None:
+    """Load the saved files with PeftModel.from_pretrained: same logits as the learner's model."""
+    from peft import PeftModel
+    from safetensors.torch import save_file
+
+    expected_names = sorted(f"base_model.model.{name}" for name in case["adapters"])
+    if output["names"] != expected_names:
+        missing = sorted(set(expected_names) - set(output["names"]))[:1]
+        raise CheckFailed(
+            f"adapter_model.safetensors lacks {missing or 'nothing'} and has "
+            f"{len(output['names'])} tensors, expected {len(expected_names)}. {HINTS['save_keys']}"
+        )
+    try:
+        config = json.loads(output["config"])
+    except json.JSONDecodeError:
+        raise CheckFailed(f"adapter_config.json is not JSON. {HINTS['save_config']}") from None
+    with tempfile.TemporaryDirectory() as directory:
+        (Path(directory) / "adapter_config.json").write_text(json.dumps(config))
+        save_file(
+            dict(zip(output["names"], output["tensors"], strict=True)),
+            Path(directory) / "adapter_model.safetensors",
+        )
+        base = hf_model(case["config"], case["seed"])
+        base.load_state_dict(case["base"])
+        try:
+            model = PeftModel.from_pretrained(base, directory).eval()
+        except Exception as error:  # peft's own complaint about the files is the message
+            raise CheckFailed(
+                f"PeftModel.from_pretrained rejects the adapter: {one_line(error, 120)}. "
+                + HINTS["save_config"]
+            ) from None
+    with torch.no_grad():
+        expected = model(case["input_ids"]).logits
+    expect_close(
+        output["logits"],
+        expected,
+        TOLERANCES[torch.float32],
+        "your model's logits against peft's with your saved adapter",
+        lambda: HINTS["save_config"],
+    )
+
+
+def training_case(seed: int) -> Case:
+    lines = DATA.read_bytes().splitlines()
+    width = max(map(len, lines))
+    values = {
+        "vocab_size": 256, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "tie_word_embeddings": False,
+    }  # fmt: skip
+    return {
+        "config": values, "seed": seed, "base": hf_model(values, seed).state_dict(),
+        "targets": ["lm_head", "q_proj", "v_proj"], "r": 8, "lora_alpha": 16.0, "use_rslora": False,
+        "input_ids": torch.tensor([list(line.ljust(width, b" ")) for line in lines]),
+    }  # fmt: skip
+
+
+def probe_training(impl, case: Case) -> Output:
+    model = learner_model(impl, case, with_adapters=False)
+    losses = impl.fine_tune(model, case["input_ids"], 20, 1e-2)
+    state = model.state_dict()
+    base = {
+        name: state[name.replace(".weight", ".base_layer.weight")]
+        if name.replace(".weight", ".base_layer.weight") in state
+        else state[name]
+        for name in case["base"]
+    }
+    lora_b = [tensor for name, tensor in state.items() if ".lora_B." in name]
+    return {
+        "losses": [float(loss) for loss in losses],
+        "base_names": list(base),
+        "base": list(base.values()),
+        "lora_B_moved": bool(lora_b) and all(t.count_nonzero() > 0 for t in lora_b),
+    }
+
+
+def verify_training(case: Case, output: Output) -> None:
+    losses = output["losses"]
+    if len(losses) != 20 or not all(math.isfinite(loss) for loss in losses):
+        raise CheckFailed(
+            f"fine_tune returned {len(losses)} losses for 20 steps (or some are not finite). "
+            + HINTS["learn"]
+        )
+    for name, tensor in zip(output["base_names"], output["base"], strict=True):
+        if not torch.equal(tensor, case["base"][name]):
+            raise CheckFailed(f"fine-tuning changed the frozen weight {name}. {HINTS['frozen']}")
+    if not output["lora_B_moved"]:
+        raise CheckFailed(
+            f"lora_B is still zero after fine-tuning: nothing learned. {HINTS['a_init']}"
+        )
+    # The solution gets to 0.50 of the first loss in 20 steps on two seeds; 0.8 leaves room.
+    if losses[-1] > 0.8 * losses[0]:
+        raise CheckFailed(
+            f"the loss went from {losses[0]:.3f} to {losses[-1]:.3f} in 20 steps; expected "
+            f"below {0.8 * losses[0]:.3f}. {HINTS['learn']}"
+        )
+
+
+# ---- the graded items -------------------------------------------------------------------------
+
+seeds = st.integers(0, 2**32 - 1)
+target_lists = st.lists(
+    st.sampled_from([*ATTENTION, "gate_proj", "up_proj", "down_proj", "lm_head"]),
+    min_size=1,
+    max_size=4,
+)
+model_cases = st.builds(
+    model_case,
+    seeds,
+    target_lists,
+    st.integers(1, 8),
+    st.sampled_from([4.0, 16.0]),
+    st.booleans(),
+    st.booleans(),
+    st.integers(1, 2),
+)
+
+
+def fixed_layers() -> list[Case]:
+    """A square layer first (a transposed merge only shows there), then GQA-shaped ones."""
+    return [
+        layer_case(0, 16, 16, 4, 8.0, False),
+        layer_case(1, 16, 8, 2, 16.0, True),
+        layer_case(2, 24, 8, 8, 16.0, False),
+    ]
+
+
+register(
+    Item(
+        "lora_layer_init",
+        CHAPTER,
+        points=2,
+        title="LoRALinear starts as the base layer: B zero, A Kaiming-uniform, base frozen, "
+        "peft's scaling",
+        probe=probe_init,
+        verify=verify_init,
+        examples=lambda: [
+            layer_case(0, 256, 64, 16, 32.0, False),
+            layer_case(1, 64, 16, 4, 8.0, True),
+        ],
+        strategy=layer_cases,
+    ),
+    Item(
+        "lora_layer_forward",
+        CHAPTER,
+        points=3,
+        title="LoRALinear's output equals peft's lora.Linear with the same A and B",
+        probe=probe_forward,
+        verify=verify_forward,
+        examples=fixed_layers,
+        strategy=layer_cases,
+    ),
+    Item(
+        "lora_layer_dropout",
+        CHAPTER,
+        points=1,
+        title="dropout acts on the LoRA path only, and not in eval mode",
+        probe=probe_dropout,
+        verify=verify_dropout,
+        examples=lambda: [layer_case(3, 32, 16, 4, 8.0, False, dropout=0.5)],
+    ),
+    Item(
+        "lora_merge",
+        CHAPTER,
+        points=2,
+        title="merge() equals peft's merged weight, once; unmerge() restores the weight",
+        probe=probe_merge,
+        verify=verify_merge,
+        examples=fixed_layers,
+        strategy=layer_cases,
+    ),
+    Item(
+        "lora_inject",
+        CHAPTER,
+        points=2,
+        title="inject_lora wraps peft's layers; trainable_parameters equals peft's count",
+        probe=probe_inject,
+        verify=verify_inject,
+        max_examples=10,
+        examples=lambda: [
+            model_case(0, list(ATTENTION), 4, 8.0, False),
+            model_case(1, ["q_proj", "v_proj", "lm_head"], 2, 16.0, True, tied=True),
+        ],
+        strategy=model_cases,
+    ),
+    Item(
+        "lora_logits",
+        CHAPTER,
+        points=2,
+        title="a LoRA-adapted Llama's logits equal peft's",
+        probe=probe_logits,
+        verify=verify_logits,
+        max_examples=10,
+        examples=lambda: [
+            model_case(0, list(ATTENTION), 4, 8.0, False),
+            model_case(2, ["v_proj", "down_proj"], 3, 16.0, True),
+        ],
+        strategy=model_cases,
+    ),
+    Item(
+        "lora_gradients",
+        CHAPTER,
+        points=1,
+        title="gradients reach lora_A and lora_B only",
+        probe=probe_gradients,
+        verify=verify_gradients,
+        examples=lambda: [model_case(0, list(ATTENTION), 4, 8.0, False)],
+    ),
+    Item(
+        "lora_merge_and_unload",
+        CHAPTER,
+        points=1,
+        title="merge_and_unload gives plain Linear layers and peft's logits",
+        probe=probe_unload,
+        verify=verify_unload,
+        examples=lambda: [
+            model_case(0, list(ATTENTION), 4, 8.0, False),
+            model_case(4, ["q_proj", "gate_proj", "lm_head"], 2, 8.0, True),
+        ],
+    ),
+    Item(
+        "lora_save_adapter",
+        CHAPTER,
+        points=2,
+        title="save_adapter writes peft's format: PeftModel.from_pretrained gives the same logits",
+        probe=probe_save,
+        verify=verify_save,
+        examples=lambda: [
+            model_case(0, list(ATTENTION), 4, 8.0, False),
+            model_case(5, ["k_proj", "lm_head"], 2, 16.0, True, tied=True),
+        ],
+    ),
+    Item(
+        "lora_training",
+        CHAPTER,
+        points=2,
+        title="fine-tuning lowers the loss, moves only the adapters, keeps the base bit-identical",
+        probe=probe_training,
+        verify=verify_training,
+        examples=lambda: [training_case(0)],
+    ),
+)
+
+
+def snapshot_cases() -> dict[str, Case]:
+    """A fixed adapted model whose peft logits are frozen."""
+    return {"attention_r4": model_case(0, list(ATTENTION), 4, 8.0, False)}
