@@ -17,7 +17,7 @@ from grader.registry import CheckFailed
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
 EXERCISES = ROOT / "exercises"
-CHAPTERS = ("rmsnorm", "attention", "llama", "memory", "lora")  # in teaching order
+CHAPTERS = ("rmsnorm", "attention", "llama", "memory", "lora", "sampling")  # in teaching order
 # A chapter imports the learner's earlier chapters by name (`from rmsnorm import RMSNorm`).
 DEPENDENCIES = {"llama": ("rmsnorm", "attention")}
 

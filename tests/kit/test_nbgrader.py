@@ -20,6 +20,7 @@ WRONG = {
     "llama": "bug_post_norm",
     "memory": "bug_no_gqa",
     "lora": "bug_merge_twice",
+    "sampling": "bug_top_p_drops_crossing",
 }
 
 

@@ -1,0 +1,541 @@
+"""Chapter 6, sampling: filters against transformers' logits warpers, draws by statistics.
+
+Where Hugging Face's own result depends on rounding or on the order of tied logits (its
+top-p sorts unstably, in the logits' dtype), any answer that a correct implementation could
+give is accepted: the kept set must be a top prefix whose size lies between the counts of
+HF's rule in the logits' dtype, in float32 and in float64.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from hypothesis import strategies as st
+
+from grader.compare import Tolerance, describe, expect_close, expect_like
+from grader.registry import Case, CheckFailed, Item, Output, register
+
+CHAPTER = "sampling"
+NEG_INF = -float("inf")
+
+HINTS = {
+    "temperature_divide": "Divide the logits by the temperature; multiplying flattens where "
+    "it should sharpen.",
+    "validation": "Raise ValueError for temperature <= 0, top_k < 1 and top_p outside [0, 1].",
+    "ties": "Keep every logit tied with the k-th largest: remove only those strictly below it.",
+    "filter_value": "Put filter_value (-inf) where a token is removed, and leave kept logits "
+    "unchanged.",
+    "crossing": "Keep the token that crosses top_p: remove a token only when the tokens "
+    "before it already reach top_p (HF: cumulative ascending mass <= 1 - top_p).",
+    "probabilities": "Accumulate probabilities (the softmax of the logits), not raw logits.",
+    "min_tokens": "Always keep at least min_tokens_to_keep tokens (and at least the argmax).",
+    "prefix": "Keep the most likely tokens: every kept logit must be >= every removed one.",
+    "greedy": "Sample: greedy argmax is only for temperature 0.",
+    "renormalize": "Filter the logits before the softmax (set -inf), so the kept "
+    "probabilities sum to 1; or renormalise what you keep.",
+    "distribution": "Apply temperature, then top-k, then top-p to the logits, then softmax in "
+    "float32 and torch.multinomial.",
+    "meta": "Meta's rule removes a token when the probability mass before it is greater "
+    "than top_p (sorted in decreasing order).",
+}
+
+# Filters move no values: kept logits must be bit-identical, except that temperature may be
+# computed as a multiplication by 1/T (one rounding step more).
+EXACT = Tolerance(rtol=0.0, atol=0.0)
+DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+DRAWS = 20_000
+
+
+def logits_case(
+    seed: int, batch: int, vocab: int, log10_scale: float, grid: bool, holes: bool, dtype
+) -> Case:
+    """Random logits; on a coarse grid for ties; with some -inf already present."""
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(batch, vocab, generator=g) * 10.0**log10_scale
+    if grid:  # ties: many equal logits
+        logits = (logits * 2 / 10.0**log10_scale).round() / 2
+    if holes and vocab > 1:
+        logits[torch.rand(batch, vocab, generator=g) < 0.2] = NEG_INF
+        logits[:, 0] = logits[:, 0].nan_to_num(neginf=0.0)  # every row keeps a finite logit
+    return {"logits": logits.to(dtype)}
+
+
+logits_cases = st.builds(
+    logits_case,
+    seed=st.integers(0, 2**32 - 1),
+    batch=st.integers(1, 4),
+    vocab=st.integers(1, 40),
+    log10_scale=st.floats(-3.0, 2.0),
+    grid=st.booleans(),
+    holes=st.booleans(),
+    dtype=st.sampled_from(DTYPES),
+)
+
+
+def kept(logits: torch.Tensor) -> torch.Tensor:
+    """Which entries survived a filter (are above -inf)."""
+    return logits > NEG_INF
+
+
+# ---- temperature and top-k ------------------------------------------------------------------
+
+
+def probe_temperature(impl, case: Case) -> Output:
+    errors = []
+    for bad in (0.0, -1.0):
+        try:
+            impl.apply_temperature(case["logits"], bad)
+            errors.append(None)
+        except ValueError as error:
+            errors.append(str(error) or "ValueError")
+    return {"y": impl.apply_temperature(case["logits"], case["temperature"]), "errors": errors}
+
+
+def verify_temperature(case: Case, output: Output) -> None:
+    from transformers import TemperatureLogitsWarper
+
+    x, t = case["logits"], case["temperature"]
+    expected = TemperatureLogitsWarper(t)(None, x)
+    one_step = Tolerance(rtol=2 * torch.finfo(x.dtype).eps, atol=0.0)  # x * (1 / t) is fine too
+    hint = HINTS["temperature_divide"] if is_like(output["y"], x * t) else HINTS["distribution"]
+    expect_close(
+        output["y"], expected, one_step, f"apply_temperature({describe(x)}, {t:g})", lambda: hint
+    )
+    if None in output["errors"]:
+        raise CheckFailed(
+            f"apply_temperature accepted a temperature of 0 or -1. {HINTS['validation']}"
+        )
+
+
+def is_like(actual: torch.Tensor, candidate: torch.Tensor) -> bool:
+    return actual.shape == candidate.shape and torch.allclose(
+        actual.double(), candidate.double(), rtol=1e-2, atol=1e-6, equal_nan=True
+    )
+
+
+def probe_top_k(impl, case: Case) -> Output:
+    errors = []
+    for bad in (0, -1):
+        try:
+            impl.top_k_filter(case["logits"], bad)
+            errors.append(None)
+        except ValueError as error:
+            errors.append(str(error) or "ValueError")
+    return {"y": impl.top_k_filter(case["logits"], case["top_k"]), "errors": errors}
+
+
+def verify_top_k(case: Case, output: Output) -> None:
+    from transformers import TopKLogitsWarper
+
+    x, k = case["logits"], case["top_k"]
+    expected = TopKLogitsWarper(k)(None, x)
+    what = f"top_k_filter({describe(x)}, top_k={k})"
+    expect_like(output["y"], expected, what, HINTS["filter_value"])
+    if not torch.equal(kept(output["y"]), kept(expected)):
+        fewer = kept(output["y"]).sum() < kept(expected).sum()
+        raise CheckFailed(
+            f"{what} keeps other tokens than TopKLogitsWarper. "
+            + HINTS["ties" if fewer else "prefix"]
+        )
+    expect_close(output["y"], expected, EXACT, what, lambda: HINTS["filter_value"])
+    if None in output["errors"]:
+        raise CheckFailed(f"top_k_filter accepted top_k = 0 or -1. {HINTS['validation']}")
+
+
+# ---- top-p ----------------------------------------------------------------------------------
+
+
+def hf_rule_counts(logits: torch.Tensor, top_p: float, min_keep: int, dtype) -> torch.Tensor:
+    """How many tokens per row HF's top-p rule keeps when computed in `dtype`."""
+    from transformers import TopPLogitsWarper
+
+    return kept(TopPLogitsWarper(top_p, min_tokens_to_keep=min_keep)(None, logits.to(dtype))).sum(
+        -1
+    )
+
+
+def accepted_counts(
+    logits: torch.Tensor, top_p: float, min_keep: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The smallest and largest kept count that rounding allows, per row."""
+    counts = torch.stack(
+        [
+            hf_rule_counts(logits, top_p, min_keep, dtype)
+            for dtype in {logits.dtype, torch.float32, torch.float64}
+        ]
+    )
+    return counts.min(0).values, counts.max(0).values
+
+
+def check_prefix(actual: torch.Tensor, logits: torch.Tensor, what: str) -> None:
+    """Kept entries unchanged, removed ones -inf, and every kept logit >= every removed one."""
+    expect_like(actual, logits, what, HINTS["filter_value"])
+    keep = kept(actual)
+    if not torch.equal(actual[keep], logits[keep]) or (actual[~keep] != NEG_INF).any():
+        raise CheckFailed(
+            f"{what} changed a kept logit or left a removed one finite. {HINTS['filter_value']}"
+        )
+    lowest_kept = logits.double().masked_fill(~keep, math.inf).min(-1).values
+    highest_removed = logits.double().masked_fill(keep | ~kept(logits), -math.inf).max(-1).values
+    # Logits a few float32 ulps apart can round to one probability; then either order is
+    # right (HF's own sort is unstable), so they count as tied.
+    scale = logits.double().nan_to_num(neginf=0.0).abs().max(-1).values
+    if (highest_removed > lowest_kept + 8 * torch.finfo(torch.float32).eps * scale).any():
+        raise CheckFailed(f"{what} removed a token more likely than one it kept. {HINTS['prefix']}")
+
+
+def top_p_case(logits_case_: Case, top_p: float, min_keep: int) -> Case:
+    return {**logits_case_, "top_p": top_p, "min_tokens_to_keep": min_keep}
+
+
+def probe_top_p(impl, case: Case) -> Output:
+    errors = []
+    for bad in (-0.1, 1.5):
+        try:
+            impl.top_p_filter(case["logits"], bad)
+            errors.append(None)
+        except ValueError as error:
+            errors.append(str(error) or "ValueError")
+    y = impl.top_p_filter(
+        case["logits"], case["top_p"], min_tokens_to_keep=case["min_tokens_to_keep"]
+    )
+    return {"y": y, "errors": errors}
+
+
+def rule_counts(values: torch.Tensor, top_p: float, min_keep: int) -> torch.Tensor:
+    """HF's rule applied to `values` as they are (no softmax): a learner's slip, as counts."""
+    ascending = values.sort(-1).values
+    remove = ascending.cumsum(-1) <= 1 - top_p
+    remove[..., -min_keep:] = False
+    return (~remove & (ascending > -math.inf)).sum(-1)
+
+
+def top_p_mistake(case: Case, count: torch.Tensor) -> str:
+    """Name the likely mistake behind wrong kept counts."""
+    x, p, m = case["logits"].double(), case["top_p"], case["min_tokens_to_keep"]
+    if torch.equal(count, rule_counts(x, p, m)):
+        return "probabilities"
+    low, _ = accepted_counts(case["logits"], p, m)
+    return "crossing" if (count < low).any() else "min_tokens"
+
+
+def verify_top_p(case: Case, output: Output) -> None:
+    x, p, m = case["logits"], case["top_p"], case["min_tokens_to_keep"]
+    what = f"top_p_filter({describe(x)}, top_p={p:g}, min_tokens_to_keep={m})"
+    check_prefix(output["y"], x, what)
+    count = kept(output["y"]).sum(-1)
+    low, high = accepted_counts(x, p, m)
+    if ((count < low) | (count > high)).any():
+        row = int(((count < low) | (count > high)).nonzero()[0])
+        raise CheckFailed(
+            f"{what} keeps {int(count[row])} tokens in row {row}, TopPLogitsWarper "
+            f"{int(low[row])}{'' if low[row] == high[row] else f' to {int(high[row])}'}. "
+            + HINTS[top_p_mistake(case, count)]
+        )
+    if None in output["errors"]:
+        raise CheckFailed(f"top_p_filter accepted top_p = -0.1 or 1.5. {HINTS['validation']}")
+
+
+def property_case(seed: int, vocab: int, gap_low: int, gap_high: int, shift: float) -> Case:
+    """Logits, two top_p values in the middle of gaps of the cumulative mass (so that no
+    rounding sits on a boundary), and a constant to add."""
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(1, vocab, generator=g) * 2
+    probs = logits.double().softmax(-1).sort(-1, descending=True).values[0]
+    edges = [0.0, *probs.cumsum(0).tolist()]  # mass before each token, then the total
+    low, high = sorted((gap_low % vocab, gap_high % vocab))
+    middle = [(edges[i] + edges[i + 1]) / 2 for i in (low, high)]
+    return {"logits": logits, "top_p_low": middle[0], "top_p_high": middle[1], "shift": shift}
+
+
+def probe_top_p_properties(impl, case: Case) -> Output:
+    x = case["logits"]
+    return {
+        "low": impl.top_p_filter(x, case["top_p_low"]),
+        "high": impl.top_p_filter(x, case["top_p_high"]),
+        "shifted": impl.top_p_filter(x + case["shift"], case["top_p_low"]),
+    }
+
+
+def verify_top_p_properties(case: Case, output: Output) -> None:
+    x = case["logits"]
+    low, high, shifted = (kept(output[name]) for name in ("low", "high", "shifted"))
+    if not low[0, x.argmax()]:
+        raise CheckFailed(f"top_p_filter removed the most likely token. {HINTS['min_tokens']}")
+    if (low & ~high).any():
+        raise CheckFailed(
+            f"top_p_filter kept a token at top_p={case['top_p_low']:.3f} that it removed at "
+            f"the larger top_p={case['top_p_high']:.3f}. {HINTS['probabilities']}"
+        )
+    if not torch.equal(low, shifted):
+        raise CheckFailed(
+            f"adding {case['shift']:g} to every logit changed which tokens top_p_filter "
+            f"keeps. {HINTS['probabilities']}"
+        )
+    # the kept set is the smallest prefix whose mass reaches top_p (HF's rule), exactly here
+    probs = x.double().softmax(-1)
+    mass = probs[low].sum().item()
+    without_smallest = mass - probs[low].min().item()
+    if mass < case["top_p_low"] or without_smallest >= case["top_p_low"]:
+        raise CheckFailed(
+            f"the kept tokens' mass is {mass:.4f} for top_p={case['top_p_low']:.4f}: keep the "
+            f"smallest set that reaches top_p. {HINTS['crossing']}"
+        )
+
+
+# ---- Meta's rule ----------------------------------------------------------------------------
+
+
+def probe_meta(impl, case: Case) -> Output:
+    boundary = torch.tensor([[math.log(2), 0.0, 0.0]])  # probabilities 0.5, 0.25, 0.25
+    return {
+        "y": impl.meta_top_p_filter(case["logits"], case["top_p"]),
+        "boundary_hf": impl.top_p_filter(boundary, 0.5),
+        "boundary_meta": impl.meta_top_p_filter(boundary, 0.5),
+    }
+
+
+def meta_counts(logits: torch.Tensor, top_p: float, dtype) -> torch.Tensor:
+    """Meta's sample_top_p mask (llama/generation.py), computed in dtype: kept tokens per row."""
+    probs = torch.softmax(logits.to(dtype), dim=-1)
+    probs_sort, _ = torch.sort(probs, dim=-1, descending=True)
+    probs_sum = torch.cumsum(probs_sort, dim=-1)
+    mask = probs_sum - probs_sort > top_p
+    return (~mask).sum(-1)  # for top_p <= 0.95 a token of probability 0 is always masked
+
+
+def verify_meta(case: Case, output: Output) -> None:
+    x, p = case["logits"].float(), case["top_p"]
+    what = f"meta_top_p_filter({describe(x)}, top_p={p:g})"
+    check_prefix(output["y"], case["logits"], what)
+    count = kept(output["y"]).sum(-1)
+    counts = torch.stack([meta_counts(x, p, dtype) for dtype in (torch.float32, torch.float64)])
+    if ((count < counts.min(0).values) | (count > counts.max(0).values)).any():
+        raise CheckFailed(f"{what} keeps other tokens than Meta's sample_top_p. {HINTS['meta']}")
+    hf, meta = int(kept(output["boundary_hf"]).sum()), int(kept(output["boundary_meta"]).sum())
+    if (hf, meta) != (1, 2):
+        raise CheckFailed(
+            f"on probabilities [0.5, 0.25, 0.25] with top_p=0.5 your filters keep {hf} (HF's "
+            f"rule) and {meta} (Meta's) tokens; expected 1 and 2. {HINTS['crossing']}"
+        )
+
+
+# ---- drawing tokens -------------------------------------------------------------------------
+
+
+def sample_case(
+    seed: int, vocab: int, temperature: float, top_k: int | None, top_p: float | None
+) -> Case:
+    g = torch.Generator().manual_seed(seed)
+    return {
+        "logits": torch.randn(1, vocab, generator=g) * 1.5,
+        "temperature": temperature,
+        "top_k": top_k,
+        "top_p": top_p,
+        "seed": seed,
+    }
+
+
+def probe_sample(impl, case: Case) -> Output:
+    generator = torch.Generator().manual_seed(case["seed"])
+    many = case["logits"].expand(DRAWS, -1).contiguous()
+    ids = impl.sample_next_token(
+        many, case["temperature"], case["top_k"], case["top_p"], generator=generator
+    )
+    vocab = case["logits"].shape[-1]
+    return {
+        "counts": torch.bincount(ids.reshape(-1).long(), minlength=vocab)[:vocab],
+        "shape": list(ids.shape),
+    }
+
+
+def hf_distribution(logits: torch.Tensor, temperature: float, top_k, top_p) -> torch.Tensor:
+    """HF's warpers in generate's order, then softmax in float32."""
+    from transformers import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+
+    scores = TemperatureLogitsWarper(float(temperature))(None, logits)
+    if top_k is not None:
+        scores = TopKLogitsWarper(top_k)(None, scores)
+    if top_p is not None:
+        scores = TopPLogitsWarper(top_p)(None, scores)
+    return scores.float().softmax(-1)[0]
+
+
+def fits(counts: torch.Tensor, probs: torch.Tensor) -> bool:
+    """Each frequency within 5 standard errors (+2/N) of its probability, zeros exactly zero.
+
+    A correct sampler fails one token of one case with probability below 1e-6 at 5 sigma;
+    wrong temperatures or unnormalised filters move frequencies by tens of sigma here.
+    """
+    frequencies = counts.double() / DRAWS
+    p = probs.double()
+    bound = 5 * (p * (1 - p) / DRAWS).sqrt() + 2 / DRAWS
+    return bool(((frequencies - p).abs() <= bound).all() and (counts[p == 0] == 0).all())
+
+
+def verify_sample(case: Case, output: Output) -> None:
+    if output["shape"] != [DRAWS]:
+        raise CheckFailed(
+            f"sample_next_token returned shape {output['shape']} for {DRAWS} rows; "
+            f"expected ({DRAWS},)."
+        )
+    x, t, k, p = case["logits"], case["temperature"], case["top_k"], case["top_p"]
+    counts = output["counts"]
+    if fits(counts, hf_distribution(x, t, k, p)):
+        return
+    one_hot = torch.zeros(x.shape[-1]).index_fill(0, x.argmax(-1), 1.0)
+    probs = hf_distribution(x, t, k, p)
+    unnormalised = torch.softmax(x[0] / t, -1) * (probs > 0)  # filtered after the softmax
+    unnormalised[-1] += 1 - unnormalised.sum()  # inverse-CDF sampling puts the rest last
+    if fits(counts, one_hot):
+        hint = "greedy"
+    elif fits(counts, unnormalised):
+        hint = "renormalize"
+    elif fits(counts, hf_distribution(x * t * t, t, k, p)):  # logits * t where logits / t was meant
+        hint = "temperature_divide"
+    else:
+        hint = "distribution"
+    settings = f"temperature={t:g}, top_k={k}, top_p={p}"
+    raise CheckFailed(
+        f"sample_next_token's frequencies over {DRAWS:,} draws ({settings}) do not match "
+        f"HF's filtered softmax. {HINTS[hint]}"
+    )
+
+
+def probe_greedy(impl, case: Case) -> Output:
+    return {
+        "greedy": impl.sample_next_token(case["logits"], temperature=0),
+        "cold": impl.sample_next_token(
+            case["logits"], temperature=0.01, generator=torch.Generator().manual_seed(0)
+        ),
+    }
+
+
+def verify_greedy(case: Case, output: Output) -> None:
+    argmax = case["logits"].argmax(-1)
+    if not torch.equal(output["greedy"].reshape(-1).long(), argmax):
+        raise CheckFailed(f"temperature 0 must return the argmax of each row. {HINTS['greedy']}")
+    if not torch.equal(output["cold"].reshape(-1).long(), argmax):
+        raise CheckFailed(
+            "at temperature 0.01 the draws should be the argmax (the logits differ by 0.5 or "
+            f"more). {HINTS['temperature_divide']}"
+        )
+
+
+def greedy_case(seed: int, batch: int, vocab: int) -> Case:
+    """Rows whose largest logit leads the next by at least 0.5."""
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(batch, vocab, generator=g)
+    top = logits.argmax(-1, keepdim=True)
+    logits.scatter_(-1, top, logits.max(-1, keepdim=True).values + 0.5)
+    return {"logits": logits}
+
+
+# ---- the graded items -----------------------------------------------------------------------
+
+seeds = st.integers(0, 2**32 - 1)
+
+register(
+    Item(
+        "sampling_temperature",
+        CHAPTER,
+        points=1,
+        title="apply_temperature equals TemperatureLogitsWarper; 0 and negatives raise",
+        probe=probe_temperature,
+        verify=verify_temperature,
+        examples=lambda: [
+            {**logits_case(0, 2, 10, 0.0, False, False, torch.float32), "temperature": 0.7}
+        ],
+        strategy=st.builds(
+            lambda case, t: {**case, "temperature": t},
+            logits_cases,
+            st.sampled_from([0.1, 0.5, 0.7, 1.0, 1.5, 3.0]),
+        ),
+    ),
+    Item(
+        "sampling_top_k",
+        CHAPTER,
+        points=2,
+        title="top_k_filter equals TopKLogitsWarper, ties included; top_k < 1 raises",
+        probe=probe_top_k,
+        verify=verify_top_k,
+        examples=lambda: [
+            {"logits": torch.tensor([[3.0, 2.0, 2.0, 1.0]]), "top_k": 2},
+            {**logits_case(1, 3, 20, 0.0, True, True, torch.float32), "top_k": 5},
+        ],
+        strategy=st.builds(lambda case, k: {**case, "top_k": k}, logits_cases, st.integers(1, 45)),
+    ),
+    Item(
+        "sampling_top_p",
+        CHAPTER,
+        points=3,
+        title="top_p_filter equals TopPLogitsWarper (the crossing token kept) in every dtype",
+        probe=probe_top_p,
+        verify=verify_top_p,
+        examples=lambda: [
+            top_p_case({"logits": torch.tensor([[math.log(2), 0.0, 0.0]])}, 0.5, 1),
+            top_p_case(logits_case(2, 3, 20, 0.0, True, True, torch.float32), 0.8, 1),
+        ],
+        strategy=st.builds(
+            top_p_case,
+            logits_cases,
+            st.sampled_from([0.0, 0.1, 0.5, 0.9, 0.95, 1.0]) | st.floats(0.0, 1.0),
+            st.integers(1, 3),
+        ),
+    ),
+    Item(
+        "sampling_top_p_properties",
+        CHAPTER,
+        points=2,
+        title="top-p keeps the argmax, the smallest prefix reaching p, grows with p, "
+        "ignores shifts",
+        probe=probe_top_p_properties,
+        verify=verify_top_p_properties,
+        examples=lambda: [property_case(0, 10, 2, 6, 3.0)],
+        strategy=st.builds(
+            property_case,
+            seeds,
+            st.integers(2, 30),
+            st.integers(0, 29),
+            st.integers(0, 29),
+            st.floats(-50.0, 50.0),
+        ),
+    ),
+    Item(
+        "sampling_meta_top_p",
+        CHAPTER,
+        points=1,
+        title="meta_top_p_filter follows Meta's rule, and differs from HF's on [0.5, 0.25, 0.25]",
+        probe=probe_meta,
+        verify=verify_meta,
+        examples=lambda: [
+            top_p_case(logits_case(3, 2, 12, 0.0, False, False, torch.float32), 0.6, 1)
+        ],
+        strategy=st.builds(top_p_case, logits_cases, st.floats(0.0, 0.95), st.just(1)),
+    ),
+    Item(
+        "sampling_sample",
+        CHAPTER,
+        points=3,
+        title="sample_next_token draws from HF's filtered softmax (20,000 draws per case)",
+        probe=probe_sample,
+        verify=verify_sample,
+        examples=lambda: [
+            sample_case(0, 6, 1.0, None, None),
+            sample_case(1, 8, 0.7, 5, None),
+            sample_case(2, 8, 1.3, None, 0.8),
+            sample_case(3, 8, 0.9, 4, 0.9),
+        ],
+    ),
+    Item(
+        "sampling_greedy",
+        CHAPTER,
+        points=1,
+        title="temperature 0 is greedy; a tiny temperature samples the argmax",
+        probe=probe_greedy,
+        verify=verify_greedy,
+        examples=lambda: [greedy_case(0, 4, 10)],
+        strategy=st.builds(greedy_case, seeds, st.integers(1, 4), st.integers(2, 50)),
+    ),
+)
