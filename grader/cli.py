@@ -71,9 +71,9 @@ def cmd_memory(args: argparse.Namespace) -> int:
     from grader.memory_report import memory_table
 
     impl = load_impl(args.impl, "memory")
-    if args.model in PRESET_NAMES:
-        from grader.presets import META_PARAMS, hf_config
+    from grader.presets import HF_CONFIGS, META_PARAMS, hf_config
 
+    if args.model in HF_CONFIGS:
         name, config = args.model, hf_config(args.model)
         meta = META_PARAMS[args.model]
     else:
@@ -96,10 +96,6 @@ def cmd_memory(args: argparse.Namespace) -> int:
 CONFIG_KEYS = (  # the fields of a config.json that decide a model's size
     "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
     "num_key_value_heads", "vocab_size", "tie_word_embeddings", "rope_theta",
-)  # fmt: skip
-PRESET_NAMES = (
-    "llama-2-7b", "llama-2-13b", "llama-2-70b", "llama-3-8b", "llama-3-70b",
-    "llama-3.2-1b", "llama-3.2-3b",
 )  # fmt: skip
 
 
@@ -134,7 +130,9 @@ def parser() -> argparse.ArgumentParser:
     memory = commands.add_parser(
         "memory", help="what a model needs to train and to run, and whether it fits a GPU"
     )
-    memory.add_argument("model", help=f"a preset ({', '.join(PRESET_NAMES)}) or a JSON config")
+    from grader.presets import HF_CONFIGS
+
+    memory.add_argument("model", help=f"a preset ({', '.join(HF_CONFIGS)}) or a JSON config")
     memory.add_argument(
         "--dtype", default="bfloat16", choices=["float32", "bfloat16", "float16", "4bit"]
     )

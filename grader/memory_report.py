@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+import torch
 from rich.table import Table
 
 
@@ -17,15 +18,8 @@ def memory_table(impl, name: str, config, dtype, lora, args: argparse.Namespace,
     train = impl.training_memory(
         config, dtype, lora=lora, batch_size=args.batch_size, seq_len=args.seq_len
     )
-    cache_dtype = "bfloat16" if dtype == "4bit" else dtype
-    import torch
-
-    cache = impl.kv_cache_bytes(
-        config,
-        args.batch_size,
-        args.seq_len,
-        getattr(torch, str(cache_dtype).removeprefix("torch.")),
-    )
+    cache_dtype = torch.bfloat16 if dtype == "4bit" else dtype  # QLoRA computes in bfloat16
+    cache = impl.kv_cache_bytes(config, args.batch_size, args.seq_len, cache_dtype)
     setup = (
         f"LoRA r={lora['r']} on {', '.join(lora['target_modules'])}" if lora else "full fine-tuning"
     )

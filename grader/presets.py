@@ -6,8 +6,6 @@ determine its size; `META_PARAMS` are the same models' original `params.json` fr
 
 from __future__ import annotations
 
-from transformers import LlamaConfig
-
 HF_CONFIGS: dict[str, dict] = {
     "llama-2-7b": dict(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
                        num_attention_heads=32, num_key_value_heads=32, vocab_size=32000,
@@ -65,8 +63,10 @@ PARAMETERS = {
 }
 
 
-def hf_config(name: str) -> LlamaConfig:
-    """The LlamaConfig of a preset."""
+def hf_config(name: str):
+    """The transformers LlamaConfig of a preset."""
+    from transformers import LlamaConfig
+
     values = dict(HF_CONFIGS[name])
     theta = values.pop("rope_theta")
     return LlamaConfig(**values, rope_parameters={"rope_type": "default", "rope_theta": theta})
