@@ -54,17 +54,8 @@ class Impl:
         """
         if self.error is not None:
             raise CheckFailed(self.error)
-        missing = object()
-        saved = {name: self._namespace.get(name, missing) for name in replacements}
-        self._namespace.update(replacements)
-        try:
+        with bound(self._namespace, replacements):
             yield self
-        finally:
-            for name, value in saved.items():
-                if value is missing:
-                    self._namespace.pop(name, None)
-                else:
-                    self._namespace[name] = value
 
 
 def display_path(path: Path) -> str:
@@ -117,24 +108,32 @@ def _earlier_chapters(directory: Path, chapter: str) -> Iterator[None]:
     A dependency that is missing or does not import is replaced by the kit's reference
     (`grader.reference`), so that one broken chapter does not take the next one down with it.
     """
-    names = DEPENDENCIES.get(chapter, ())
-    saved = {name: sys.modules.get(name) for name in names}
-    for name in names:
+    modules = {}
+    for name in DEPENDENCIES.get(chapter, ()):
         dependency = load_chapter(directory, name)
         if dependency.error is None:
-            module = ModuleType(name)
-            vars(module).update(dependency._namespace)
+            modules[name] = ModuleType(name)
+            vars(modules[name]).update(dependency._namespace)
         else:
-            module = importlib.import_module("grader.reference")
-        sys.modules[name] = module
+            modules[name] = importlib.import_module("grader.reference")
+    with bound(sys.modules, modules):
+        yield
+
+
+@contextmanager
+def bound(namespace: MutableMapping[str, Any], values: Mapping[str, Any]) -> Iterator[None]:
+    """Bind names in a namespace for the duration, then restore (or remove) what was there."""
+    missing = object()
+    saved = {name: namespace.get(name, missing) for name in values}
+    namespace.update(values)
     try:
         yield
     finally:
-        for name, module in saved.items():
-            if module is None:
-                sys.modules.pop(name, None)
+        for name, value in saved.items():
+            if value is missing:
+                namespace.pop(name, None)
             else:
-                sys.modules[name] = module
+                namespace[name] = value
 
 
 def one_line(error: BaseException, limit: int = 160) -> str:

@@ -81,14 +81,20 @@ def kept(logits: torch.Tensor) -> torch.Tensor:
 # ---- temperature and top-k ------------------------------------------------------------------
 
 
-def probe_temperature(impl, case: Case) -> Output:
-    errors = []
-    for bad in (0.0, -1.0):
+def rejections(function, logits: torch.Tensor, bad_values) -> list[str | None]:
+    """For each bad value, the ValueError message the learner's function raised, or None."""
+    messages = []
+    for bad in bad_values:
         try:
-            impl.apply_temperature(case["logits"], bad)
-            errors.append(None)
+            function(logits, bad)
+            messages.append(None)
         except ValueError as error:
-            errors.append(str(error) or "ValueError")
+            messages.append(str(error) or "ValueError")
+    return messages
+
+
+def probe_temperature(impl, case: Case) -> Output:
+    errors = rejections(impl.apply_temperature, case["logits"], (0.0, -1.0))
     return {"y": impl.apply_temperature(case["logits"], case["temperature"]), "errors": errors}
 
 
@@ -115,13 +121,7 @@ def is_like(actual: torch.Tensor, candidate: torch.Tensor) -> bool:
 
 
 def probe_top_k(impl, case: Case) -> Output:
-    errors = []
-    for bad in (0, -1):
-        try:
-            impl.top_k_filter(case["logits"], bad)
-            errors.append(None)
-        except ValueError as error:
-            errors.append(str(error) or "ValueError")
+    errors = rejections(impl.top_k_filter, case["logits"], (0, -1))
     return {"y": impl.top_k_filter(case["logits"], case["top_k"]), "errors": errors}
 
 
@@ -190,13 +190,7 @@ def top_p_case(logits_case_: Case, top_p: float, min_keep: int) -> Case:
 
 
 def probe_top_p(impl, case: Case) -> Output:
-    errors = []
-    for bad in (-0.1, 1.5):
-        try:
-            impl.top_p_filter(case["logits"], bad)
-            errors.append(None)
-        except ValueError as error:
-            errors.append(str(error) or "ValueError")
+    errors = rejections(impl.top_p_filter, case["logits"], (-0.1, 1.5))
     y = impl.top_p_filter(
         case["logits"], case["top_p"], min_tokens_to_keep=case["min_tokens_to_keep"]
     )
