@@ -82,7 +82,7 @@ def cmd_memory(args: argparse.Namespace) -> int:
         if "dim" in values:  # Meta's params.json
             config = impl.config_from_meta_params(values, args.vocab_size or values["vocab_size"])
         else:
-            from grader.checks.memory import llama_config
+            from grader.presets import llama_config
 
             config = llama_config({k: values[k] for k in CONFIG_KEYS if k in values})
     dtype = args.dtype if args.dtype == "4bit" else getattr(torch, args.dtype)

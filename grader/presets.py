@@ -63,10 +63,16 @@ PARAMETERS = {
 }
 
 
-def hf_config(name: str):
-    """The transformers LlamaConfig of a preset."""
+def llama_config(values: dict, **overrides):
+    """A transformers LlamaConfig from plain values; `rope_theta` becomes `rope_parameters`."""
     from transformers import LlamaConfig
 
-    values = dict(HF_CONFIGS[name])
-    theta = values.pop("rope_theta")
-    return LlamaConfig(**values, rope_parameters={"rope_type": "default", "rope_theta": theta})
+    values = dict(values)
+    theta = values.pop("rope_theta", 10000.0)
+    parameters = {"rope_type": "default", "rope_theta": theta}
+    return LlamaConfig(**values, rope_parameters=parameters, **overrides)
+
+
+def hf_config(name: str):
+    """The transformers LlamaConfig of a preset."""
+    return llama_config(HF_CONFIGS[name])

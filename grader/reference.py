@@ -8,11 +8,15 @@ They are thin adapters around `transformers` code, not our solutions.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import SimpleNamespace
 
 import torch
 from transformers import LlamaConfig
 from transformers.models.llama import modeling_llama as hf
+
+from grader.presets import llama_config
 
 
 def config_for(
@@ -23,14 +27,24 @@ def config_for(
     **overrides,
 ) -> LlamaConfig:
     """A LlamaConfig for one layer's shapes, with eager attention (as every reference uses)."""
-    return LlamaConfig(
-        hidden_size=hidden_size,
-        num_attention_heads=num_heads,
-        num_key_value_heads=num_kv_heads,
-        rope_parameters={"rope_type": "default", "rope_theta": rope_theta},
-        attn_implementation="eager",
-        **overrides,
-    )
+    shapes = {
+        "hidden_size": hidden_size,
+        "num_attention_heads": num_heads,
+        "num_key_value_heads": num_kv_heads,
+        "rope_theta": rope_theta,
+    }
+    return llama_config(shapes, attn_implementation="eager", **overrides)
+
+
+@contextmanager
+def built_in(dtype: torch.dtype) -> Iterator[None]:
+    """Build modules in dtype: `.to(dtype)` afterwards would also cast RoPE's inv_freq."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
 
 
 def causal_mask(seq_len: int, key_len: int, dtype: torch.dtype) -> torch.Tensor:

@@ -101,12 +101,8 @@ def hf_model(case: Case, dtype=torch.float32):
     """LlamaForCausalLM with the case's weights, built in `dtype` (inv_freq stays float32)."""
     from transformers import LlamaForCausalLM
 
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(dtype)  # build in the dtype; .to() would also cast inv_freq
-    try:
+    with reference.built_in(dtype):
         model = LlamaForCausalLM(llama_config(case["config"], dtype)).eval()
-    finally:
-        torch.set_default_dtype(previous)
     model.load_state_dict(case["state_dict"])
     return model
 

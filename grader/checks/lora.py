@@ -371,7 +371,7 @@ def model_case(
             adapters[learner_name] = torch.randn(parameter.shape, generator=g) / math.sqrt(
                 parameter.shape[1]
             )
-    base = {k: v for k, v in hf_model(values, seed).state_dict().items()}
+    base = dict(hf_model(values, seed).state_dict())
     return {
         "config": values, "seed": seed, "targets": sorted(set(targets)), "r": r,
         "lora_alpha": alpha, "use_rslora": rslora, "base": base, "adapters": adapters,
@@ -380,10 +380,12 @@ def model_case(
 
 
 def hf_model(values: dict, seed: int):
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
+
+    from grader.presets import llama_config
 
     torch.manual_seed(seed)
-    return LlamaForCausalLM(LlamaConfig(**values, attn_implementation="eager")).eval()
+    return LlamaForCausalLM(llama_config(values, attn_implementation="eager")).eval()
 
 
 def peft_model(case: Case):

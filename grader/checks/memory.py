@@ -13,7 +13,8 @@ import json
 import torch
 from hypothesis import strategies as st
 
-from grader import presets
+from grader import presets, reference
+from grader.presets import llama_config
 from grader.registry import Case, CheckFailed, Item, Output, register
 
 CHAPTER = "memory"
@@ -48,15 +49,6 @@ HINTS = {
 
 DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-
-
-def llama_config(values: dict):
-    """A transformers LlamaConfig from plain values (rope_theta given separately)."""
-    from transformers import LlamaConfig
-
-    values = dict(values)
-    theta = values.pop("rope_theta", 10000.0)
-    return LlamaConfig(**values, rope_parameters={"rope_type": "default", "rope_theta": theta})
 
 
 def meta_model(values: dict, dtype=torch.float32):
@@ -366,12 +358,8 @@ def real_training_bytes(case: Case) -> dict[str, int]:
 
     dtype = getattr(torch, case["dtype"])
     torch.manual_seed(case["seed"])
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(dtype)
-    try:
+    with reference.built_in(dtype):
         model = LlamaForCausalLM(llama_config(case["config"]))
-    finally:
-        torch.set_default_dtype(previous)
     if case["lora"] is not None:
         from peft import LoraConfig, get_peft_model
 

@@ -13,7 +13,7 @@ import math
 import torch
 from hypothesis import strategies as st
 
-from grader.compare import Tolerance, describe, expect_close, expect_like
+from grader.compare import Tolerance, describe, expect_close, expect_like, is_close
 from grader.registry import Case, CheckFailed, Item, Output, register
 
 CHAPTER = "sampling"
@@ -104,7 +104,8 @@ def verify_temperature(case: Case, output: Output) -> None:
     x, t = case["logits"], case["temperature"]
     expected = TemperatureLogitsWarper(t)(None, x)
     one_step = Tolerance(rtol=2 * torch.finfo(x.dtype).eps, atol=0.0)  # x * (1 / t) is fine too
-    hint = HINTS["temperature_divide"] if is_like(output["y"], x * t) else HINTS["distribution"]
+    multiplied = is_close(output["y"], x * t, Tolerance(rtol=1e-2, atol=1e-6))
+    hint = HINTS["temperature_divide" if multiplied else "distribution"]
     expect_close(
         output["y"], expected, one_step, f"apply_temperature({describe(x)}, {t:g})", lambda: hint
     )
@@ -112,12 +113,6 @@ def verify_temperature(case: Case, output: Output) -> None:
         raise CheckFailed(
             f"apply_temperature accepted a temperature of 0 or -1. {HINTS['validation']}"
         )
-
-
-def is_like(actual: torch.Tensor, candidate: torch.Tensor) -> bool:
-    return actual.shape == candidate.shape and torch.allclose(
-        actual.double(), candidate.double(), rtol=1e-2, atol=1e-6, equal_nan=True
-    )
 
 
 def probe_top_k(impl, case: Case) -> Output:
