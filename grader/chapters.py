@@ -17,9 +17,20 @@ from grader.registry import CheckFailed
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
 EXERCISES = ROOT / "exercises"
-CHAPTERS = ("rmsnorm", "attention", "llama", "memory", "lora", "sampling")  # in teaching order
+CHAPTERS = (
+    "rmsnorm",
+    "attention",
+    "llama",
+    "memory",
+    "lora",
+    "sampling",
+    "generate",
+)  # in teaching order
 # A chapter imports the learner's earlier chapters by name (`from rmsnorm import RMSNorm`).
-DEPENDENCIES = {"llama": ("rmsnorm", "attention")}
+DEPENDENCIES = {
+    "llama": ("rmsnorm", "attention"),
+    "generate": ("attention", "llama", "sampling"),
+}
 
 
 class Impl:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from types import SimpleNamespace
 
 import torch
-from transformers import LlamaConfig
+from transformers import DynamicCache, LlamaConfig
 from transformers.models.llama import modeling_llama as hf
 
 from grader.presets import llama_config
@@ -134,3 +134,59 @@ class DecoderLayer(hf.LlamaDecoderLayer):
     def forward(self, hidden_states, position_ids=None):
         cos_sin, mask = rope_and_mask(self.self_attn.config, hidden_states, position_ids)
         return super().forward(hidden_states, attention_mask=mask, position_embeddings=cos_sin)
+
+
+class Llama(hf.LlamaForCausalLM):
+    """LlamaForCausalLM with the learner's signature: (input_ids, position_ids) -> logits."""
+
+    def forward(self, input_ids, position_ids=None):
+        return super().forward(input_ids=input_ids, position_ids=position_ids).logits
+
+
+def sample_next_token(logits, temperature=1.0, top_k=None, top_p=None, generator=None):
+    """What `generate(do_sample=True)` does to the last logits: HF's warpers, then a draw."""
+    from transformers import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+
+    if temperature == 0:
+        return logits.argmax(dim=-1)
+    scores = TemperatureLogitsWarper(temperature)(None, logits.float())
+    if top_k is not None:
+        scores = TopKLogitsWarper(top_k)(None, scores)
+    if top_p is not None:
+        scores = TopPLogitsWarper(top_p)(None, scores)
+    return torch.multinomial(scores.softmax(dim=-1), 1, generator=generator).squeeze(-1)
+
+
+# HF's cache already has the learner's API: update(key_states, value_states, layer_idx), and
+# get_seq_length(layer_idx=0).
+KVCache = DynamicCache
+
+
+def generate(
+    model,
+    input_ids,
+    max_new_tokens,
+    temperature=1.0,
+    top_k=None,
+    top_p=None,
+    eos_token_id=None,
+    pad_token_id=None,
+    generator=None,
+    use_cache=False,
+):
+    """The decoding loop of `GenerationMixin._sample` around any model callable."""
+    pad_token_id = eos_token_id if pad_token_id is None else pad_token_id
+    cache = KVCache() if use_cache else None
+    unfinished = torch.ones(input_ids.shape[0], dtype=torch.bool)
+    new_ids = input_ids
+    for _ in range(max_new_tokens):
+        logits = model(new_ids, cache=cache) if use_cache else model(input_ids)
+        tokens = sample_next_token(logits[:, -1, :], temperature, top_k, top_p, generator)
+        if eos_token_id is not None:
+            tokens = torch.where(unfinished, tokens, pad_token_id)
+            unfinished &= tokens != eos_token_id
+        input_ids = torch.cat([input_ids, tokens[:, None]], dim=-1)
+        new_ids = input_ids[:, -1:]
+        if not unfinished.any():
+            break
+    return input_ids

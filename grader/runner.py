@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from hypothesis import HealthCheck, given, settings
 
-from grader.chapters import Impl, one_line
+from grader.chapters import CHAPTERS, Impl, display_path, one_line
 from grader.registry import Case, CheckFailed, Item, Output
 
 # Learners want an answer in seconds; CI wants the same examples on every run.
@@ -102,25 +102,28 @@ def call_probe(item: Item, impl: Impl, case: Case) -> Output:
     except CheckFailed:
         raise
     except NotImplementedError as error:
+        name, path = culprit(error)
+        where = display_path(path) if path.stem in CHAPTERS else impl.origin
         raise CheckFailed(
-            f"{culprit(error)} is not written yet (it raises NotImplementedError): "
-            f"write it in {impl.origin}"
+            f"{name} is not written yet (it raises NotImplementedError): write it in {where}"
         ) from None
     except Exception as error:
-        raise CheckFailed(f"{culprit(error)} raised {one_line(error)}") from None
+        raise CheckFailed(f"{culprit(error)[0]} raised {one_line(error)}") from None
 
 
 _LIBRARIES = (str(Path(torch.__file__).parent.parent), str(Path(__file__).parent))
 
 
-def culprit(error: BaseException) -> str:
-    """The qualified name of the innermost function outside torch, site-packages and the kit."""
-    names = [
-        frame.f_code.co_qualname
+def culprit(error: BaseException) -> tuple[str, Path]:
+    """The qualified name and file of the innermost function outside torch and the kit."""
+    frames = [
+        frame.f_code
         for frame, _ in _walk(error.__traceback__)
         if not frame.f_code.co_filename.startswith(_LIBRARIES)
     ]
-    return names[-1] if names else "your code"
+    if not frames:
+        return "your code", Path()
+    return frames[-1].co_qualname, Path(frames[-1].co_filename)
 
 
 def _walk(tb: Any):

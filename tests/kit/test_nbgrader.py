@@ -21,6 +21,7 @@ WRONG = {
     "memory": "bug_no_gqa",
     "lora": "bug_merge_twice",
     "sampling": "bug_top_p_drops_crossing",
+    "generate": "bug_eos_ignored",
 }
 
 
