@@ -84,5 +84,6 @@ def nbgrader(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def benchmark(session: nox.Session) -> None:
-    """Print how long a chapter's pytest run takes against the cost of importing the oracle."""
+    """Print pytest's cost over the import floor, and the KV cache's speed-up."""
     session.run("python", "benchmarks/pytest_speed.py", *session.posargs)
+    session.run("python", "benchmarks/kv_cache.py")
