@@ -17,19 +17,13 @@ from grader.registry import CheckFailed
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
 EXERCISES = ROOT / "exercises"
-CHAPTERS = (
-    "rmsnorm",
-    "attention",
-    "llama",
-    "memory",
-    "lora",
-    "sampling",
-    "generate",
-)  # in teaching order
+# In teaching order.
+CHAPTERS = ("rmsnorm", "attention", "llama", "memory", "lora", "sampling", "generate", "tokenizer")
 # A chapter imports the learner's earlier chapters by name (`from rmsnorm import RMSNorm`).
 DEPENDENCIES = {
     "llama": ("rmsnorm", "attention"),
     "generate": ("attention", "llama", "sampling"),
+    "tokenizer": ("llama", "generate"),
 }
 
 

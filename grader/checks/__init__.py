@@ -3,4 +3,4 @@
 Importing this package registers every chapter's items.
 """
 
-from grader.checks import attention, generate, llama, lora, memory, rmsnorm, sampling  # noqa: F401
+from grader.checks import attention, generate, llama, lora, memory, rmsnorm, sampling, tokenizer  # noqa: F401

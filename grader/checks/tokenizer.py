@@ -1,0 +1,471 @@
+"""Chapter 8, tokenizer: sentencepiece training and Meta's Tokenizer against LlamaTokenizer.
+
+The kit trains its own model from `grader/data/tokenizer_corpus.txt` (in 10 ms) and hands
+its bytes to the learner's `Tokenizer`, so the encode, decode and end-to-end items do not
+depend on the learner's training. `LlamaTokenizer.from_pretrained(folder, add_bos_token=True)`
+built from the same file is the oracle; on text that starts with whitespace, where it and
+sentencepiece disagree, either answer is accepted.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+from hypothesis import strategies as st
+
+from grader.chapters import ROOT
+from grader.checks import generate as generate_checks
+from grader.registry import Case, CheckFailed, Item, Output, register
+
+CHAPTER = "tokenizer"
+CORPUS = ROOT / "grader" / "data" / "tokenizer_corpus.txt"
+VOCAB_SIZE = 800
+# LLaMA's sentencepiece settings, as the chapter lists them: field of the model file, value.
+TRAINER_SPEC = {
+    "model_type": 2,  # BPE
+    "byte_fallback": True,
+    "split_digits": True,
+    "character_coverage": 1.0,
+    "unk_id": 0,
+    "bos_id": 1,
+    "eos_id": 2,
+    "pad_id": -1,
+}
+NORMALIZER_SPEC = {"name": "identity", "remove_extra_whitespaces": False}
+
+HINTS = {
+    "bytes": "Return the model's bytes: model_writer=io.BytesIO(), then .getvalue().",
+    "model_type": 'Train a BPE model: model_type="bpe".',
+    "byte_fallback": "Pass byte_fallback=True, so that characters outside the vocabulary "
+    "become their UTF-8 bytes instead of the unknown token.",
+    "split_digits": "Pass split_digits=True: every digit is its own token.",
+    "character_coverage": "Pass character_coverage=1.0, so that every character of the corpus "
+    "gets a piece.",
+    "ids": "Set unk_id=0, bos_id=1, eos_id=2 and pad_id=-1 (LLaMA has no padding token).",
+    "normalization": 'Keep the text as it is: normalization_rule_name="identity" and '
+    "remove_extra_whitespaces=False.",
+    "vocab_size": "Train with the vocab_size you were given.",
+    "special": "bos_id, eos_id, pad_id and vocab_size come from the SentencePieceProcessor "
+    "(bos_id(), eos_id(), pad_id(), vocab_size()).",
+    "bos": "Put bos_id in front when bos=True (the default), and nothing when bos=False.",
+    "eos": "Append eos_id when eos=True, and nothing when eos=False (the default).",
+    "encode": "Encode with the SentencePieceProcessor (sp.encode(text)), as ids.",
+    "decode": "Decode with the SentencePieceProcessor (sp.decode(ids)): it drops BOS and EOS, "
+    "turns ▁ into spaces, drops the prefix space and joins byte pieces into characters.",
+    "pieces": "pieces(text) is sp.encode(text, out_type=str): strings such as '▁banana'.",
+    "new_only": "Return the text of the new tokens only, not the prompt.",
+    "complete": "Encode the prompt with BOS as a (1, S) tensor, generate with "
+    "eos_token_id=tokenizer.eos_id, decode the ids after the prompt.",
+}
+
+# Characters that the corpus does not have (byte fallback), and the whitespace that matters.
+UNSEEN = "é€中😀🦙ñ"
+SPACES = (" ", "  ", "\n", "\t")
+
+
+@functools.cache
+def corpus() -> tuple[str, ...]:
+    return tuple(CORPUS.read_text(encoding="utf-8").splitlines())
+
+
+@functools.cache
+def kit_model(vocab_size: int = VOCAB_SIZE) -> bytes:
+    """The kit's tokenizer.model, trained with LLaMA's settings on the kit's corpus."""
+    import io
+
+    import sentencepiece as spm
+
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(corpus()),
+        model_writer=model,
+        vocab_size=vocab_size,
+        model_type="bpe",
+        normalization_rule_name="identity",
+        num_threads=1,
+        minloglevel=2,
+        **{k: v for k, v in TRAINER_SPEC.items() if k != "model_type"},
+        **{k: v for k, v in NORMALIZER_SPEC.items() if k != "name"},
+    )
+    return model.getvalue()
+
+
+def as_tensor(model: bytes) -> torch.Tensor:
+    """Bytes as a uint8 tensor: how a model file travels in a case or an output."""
+    return torch.frombuffer(bytearray(model), dtype=torch.uint8)
+
+
+@contextmanager
+def model_file(model: torch.Tensor) -> Iterator[Path]:
+    """A temporary tokenizer.model holding the bytes; yields its path."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "tokenizer.model"
+        path.write_bytes(model.numpy().tobytes())
+        yield path
+
+
+def hf_tokenizer(model: torch.Tensor, bos: bool = True, eos: bool = False):
+    """LlamaTokenizer.from_pretrained on a folder holding the model (transformers 5)."""
+    from transformers import LlamaTokenizer
+
+    with model_file(model) as path:
+        return LlamaTokenizer.from_pretrained(path.parent, add_bos_token=bos, add_eos_token=eos)
+
+
+def sp_ids(model: torch.Tensor, text: str, bos: bool, eos: bool) -> list[int]:
+    """sentencepiece's own encoding, the other accepted answer for leading whitespace."""
+    import sentencepiece as spm
+
+    sp = spm.SentencePieceProcessor(model_proto=model.numpy().tobytes())
+    return [sp.bos_id()] * bos + sp.encode(text) + [sp.eos_id()] * eos
+
+
+def decodings(model: torch.Tensor, hf, ids: torch.Tensor) -> set[str]:
+    """The accepted texts of ids: HF's and sentencepiece's differ on broken UTF-8 byte runs."""
+    import sentencepiece as spm
+
+    sp = spm.SentencePieceProcessor(model_proto=model.numpy().tobytes())
+    return {hf.decode(ids, skip_special_tokens=True), sp.decode(ids.tolist())}
+
+
+def learner_tokenizer(impl, model: torch.Tensor):
+    with model_file(model) as path:
+        return impl.Tokenizer(path)
+
+
+@contextmanager
+def stderr_silenced() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null: sentencepiece's C++ logging bypasses sys.stderr."""
+    saved = os.dup(2)
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+# ---- training -------------------------------------------------------------------------------
+
+
+def train_case(vocab_size: int, texts: list[str]) -> Case:
+    return {"vocab_size": vocab_size, "texts": texts}
+
+
+def probe_train(impl, case: Case) -> Output:
+    with stderr_silenced():
+        model = impl.train_tokenizer(list(corpus()), case["vocab_size"])
+    if not isinstance(model, bytes):
+        raise CheckFailed(f"train_tokenizer returned {type(model).__name__}. {HINTS['bytes']}")
+    return {"model": as_tensor(model)}
+
+
+def verify_train(case: Case, output: Output) -> None:
+    from sentencepiece import sentencepiece_model_pb2
+
+    proto = sentencepiece_model_pb2.ModelProto()
+    try:
+        proto.ParseFromString(output["model"].numpy().tobytes())
+    except Exception:  # protobuf's DecodeError, or anything the parser makes of garbage
+        raise CheckFailed(
+            f"train_tokenizer's bytes are not a sentencepiece model. {HINTS['bytes']}"
+        ) from None
+    specs = [(proto.trainer_spec, TRAINER_SPEC), (proto.normalizer_spec, NORMALIZER_SPEC)]
+    for spec, wanted in specs:
+        for field, value in wanted.items():
+            if getattr(spec, field) != value:
+                hint = (
+                    field
+                    if field in HINTS
+                    else ("ids" if field.endswith("_id") else "normalization")
+                )
+                raise CheckFailed(
+                    f"the model was trained with {field}={getattr(spec, field)!r}, LLaMA uses "
+                    f"{value!r}. {HINTS[hint]}"
+                )
+    if len(proto.pieces) != case["vocab_size"]:
+        raise CheckFailed(
+            f"the model has {len(proto.pieces)} pieces, asked for {case['vocab_size']}. "
+            f"{HINTS['vocab_size']}"
+        )
+    tokenizer = hf_tokenizer(output["model"], bos=False)
+    for text in case["texts"]:
+        ids = tokenizer(text)["input_ids"]
+        if tokenizer.unk_token_id in ids:
+            raise CheckFailed(f"{text!r} encodes to the unknown token. {HINTS['byte_fallback']}")
+        if tokenizer.decode(ids) != text and not text[:1].isspace():
+            raise CheckFailed(
+                f"LlamaTokenizer with your model decodes {text!r} to "
+                f"{tokenizer.decode(ids)!r}. {HINTS['normalization']}"
+            )
+
+
+# ---- encode and decode ----------------------------------------------------------------------
+
+
+def encode_case(texts: list[str], bos: bool = True, eos: bool = False) -> Case:
+    return {"model": as_tensor(kit_model()), "texts": texts, "bos": bos, "eos": eos}
+
+
+def probe_encode(impl, case: Case) -> Output:
+    tokenizer = learner_tokenizer(impl, case["model"])
+    flags = {"bos": case["bos"], "eos": case["eos"]}
+    special = [tokenizer.bos_id, tokenizer.eos_id, tokenizer.pad_id, tokenizer.vocab_size]
+    return {"ids": [tokenizer.encode(text, **flags) for text in case["texts"]], "special": special}
+
+
+def verify_encode(case: Case, output: Output) -> None:
+    bos, eos = case["bos"], case["eos"]
+    hf = hf_tokenizer(case["model"], bos=bos, eos=eos)
+    expected = [hf.bos_token_id, hf.eos_token_id, -1, hf.vocab_size]
+    if output["special"] != expected:
+        raise CheckFailed(
+            f"(bos_id, eos_id, pad_id, vocab_size) are {tuple(output['special'])}, "
+            f"expected {tuple(expected)}. {HINTS['special']}"
+        )
+    for text, ids in zip(case["texts"], output["ids"], strict=True):
+        wanted = hf(text)["input_ids"]
+        accepted = (
+            [wanted, sp_ids(case["model"], text, bos, eos)] if text[:1].isspace() else [wanted]
+        )
+        if ids not in accepted:
+            raise CheckFailed(
+                f"encode({text!r}, bos={bos}, eos={eos}) gave {ids}, LlamaTokenizer {wanted}. "
+                f"{encode_hint(ids, wanted, hf)}"
+            )
+
+
+def encode_hint(ids, wanted: list[int], hf) -> str:
+    if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
+        return HINTS["encode"]
+    starts = (ids[:1] == [hf.bos_token_id], wanted[:1] == [hf.bos_token_id])
+    ends = (ids[-1:] == [hf.eos_token_id], wanted[-1:] == [hf.eos_token_id])
+    return HINTS["bos" if starts[0] != starts[1] else "eos" if ends[0] != ends[1] else "encode"]
+
+
+def decode_case(texts: list[str], seed: int) -> Case:
+    """Id sequences to decode: encodings of texts, with BOS, EOS and pairs run together."""
+    import sentencepiece as spm
+
+    model = kit_model()
+    sp = spm.SentencePieceProcessor(model_proto=model)
+    g = torch.Generator().manual_seed(seed)
+    sequences = []
+    for first, second in zip(texts, texts[1:] + texts[:1], strict=True):
+        ids = sp.encode(first) + (sp.encode(second) if torch.rand(1, generator=g) < 0.5 else [])
+        sequences.append(
+            [sp.bos_id()] + ids + [sp.eos_id()] * int(torch.rand(1, generator=g) < 0.5)
+        )
+    return {"model": as_tensor(model), "sequences": sequences}
+
+
+def probe_decode(impl, case: Case) -> Output:
+    tokenizer = learner_tokenizer(impl, case["model"])
+    return {"texts": [tokenizer.decode(ids) for ids in case["sequences"]]}
+
+
+def verify_decode(case: Case, output: Output) -> None:
+    hf = hf_tokenizer(case["model"])
+    for ids, text in zip(case["sequences"], output["texts"], strict=True):
+        wanted = hf.decode(ids, skip_special_tokens=True)
+        if text != wanted:
+            raise CheckFailed(
+                f"decode({ids}) gave {text!r}, LlamaTokenizer {wanted!r}. {HINTS['decode']}"
+            )
+
+
+# ---- the prefix space -----------------------------------------------------------------------
+
+
+def pieces_case(words: list[str]) -> Case:
+    return {"model": as_tensor(kit_model()), "words": words}
+
+
+def probe_pieces(impl, case: Case) -> Output:
+    tokenizer = learner_tokenizer(impl, case["model"])
+    words = case["words"]
+    return {
+        "pieces": [tokenizer.pieces(word) for word in words],
+        "joined": tokenizer.decode([i for w in words for i in tokenizer.encode(w, bos=False)]),
+    }
+
+
+def verify_pieces(case: Case, output: Output) -> None:
+    hf = hf_tokenizer(case["model"], bos=False)
+    for word, pieces in zip(case["words"], output["pieces"], strict=True):
+        if pieces != hf.tokenize(word):
+            raise CheckFailed(
+                f"pieces({word!r}) gave {pieces}, LlamaTokenizer {hf.tokenize(word)}. "
+                + HINTS["pieces"]
+            )
+    ids = [i for word in case["words"] for i in hf(word)["input_ids"]]
+    wanted = hf.decode(ids)
+    if output["joined"] != wanted:
+        raise CheckFailed(
+            f"decode of {case['words']} encoded one by one gave {output['joined']!r}, "
+            f"LlamaTokenizer {wanted!r}: each encoding starts with the prefix space. "
+            + HINTS["decode"]
+        )
+
+
+# ---- from text to text ----------------------------------------------------------------------
+
+
+def end_to_end_case(seed: int, prompt: str, max_new_tokens: int, **sampling) -> Case:
+    """A random model over the kit's vocabulary, and a prompt encoded by LlamaTokenizer."""
+    model = as_tensor(kit_model())
+    case = generate_checks.generation_case(
+        seed, VOCAB_SIZE, 2, 1, 1, 1, max_new_tokens, eos_token_id=2, **sampling
+    )
+    ids = hf_tokenizer(model)(prompt, return_tensors="pt")["input_ids"]
+    return {**case, "input_ids": ids, "prompt": prompt, "model": model}
+
+
+def probe_end_to_end(impl, case: Case) -> Output:
+    """The learner's tokenizer, Llama, sampler and loop, with what generate returned recorded."""
+    from grader.checks import llama
+
+    model = impl.Llama(llama.llama_config(case["config"]))
+    llama.load_into(model, case["state_dict"], "Llama")
+    model.eval()
+    recorded = {"last_logits": [], "tokens": None}
+
+    def step(input_ids):
+        with torch.no_grad():
+            logits = model(input_ids)
+        recorded["last_logits"].append(logits[:, -1, :])
+        return logits
+
+    def recording_generate(*args, **kwargs):
+        recorded["tokens"] = learner_generate(*args, **kwargs)
+        return recorded["tokens"]
+
+    learner_generate = impl.generate
+    tokenizer = learner_tokenizer(impl, case["model"])
+    s = case["settings"]
+    sampling = {k: s[k] for k in ("temperature", "top_k", "top_p")}
+    with impl.substituted({"generate": recording_generate}), torch.random.fork_rng():
+        torch.manual_seed(case["seed"])
+        text = impl.complete(tokenizer, step, case["prompt"], s["max_new_tokens"], **sampling)
+    return {"text": text, **recorded}
+
+
+def verify_end_to_end(case: Case, output: Output) -> None:
+    expected = generate_checks.hf_generate(case)
+    hf = hf_tokenizer(case["model"])
+    prompt_length = case["input_ids"].shape[1]
+    accepted = decodings(case["model"], hf, expected[0, prompt_length:])
+    text = output["text"]
+    if text in accepted:
+        return
+    what = f"complete(prompt={case['prompt']!r}) gave {text!r}, HF's pipeline {min(accepted)!r}"
+    if isinstance(text, str) and text.startswith(case["prompt"]) and case["prompt"]:
+        raise CheckFailed(f"{what}. {HINTS['new_only']}")
+    tokens = output["tokens"]
+    if not isinstance(tokens, torch.Tensor) or tokens.shape[1] <= prompt_length:
+        raise CheckFailed(f"{what}. {HINTS['complete']}")
+    if tokens.shape == expected.shape and torch.equal(tokens, expected):
+        raise CheckFailed(f"{what}, from the same tokens. {HINTS['decode']}")
+    generate_checks.explain_divergence(
+        case, tokens, output["last_logits"], expected, f"{what}. {HINTS['complete']}"
+    )
+    if text not in decodings(case["model"], hf, tokens[0, prompt_length:]):
+        raise CheckFailed(f"{what}. {HINTS['decode']}")
+
+
+# ---- the graded items -----------------------------------------------------------------------
+
+fragments = st.builds(
+    lambda line, start, length: line[start : start + length],
+    st.sampled_from(corpus()),
+    st.integers(0, 40),
+    st.integers(1, 50),
+)
+characters = st.sampled_from(sorted(set("".join(corpus())) | set(UNSEEN)) + list(SPACES))
+texts = fragments | st.lists(characters, max_size=20).map("".join)
+WORDS = ["banana", "Banana", "바나나", "バナナ", "2024", "tokenizer", "🦙"]
+SAMPLES = [
+    "Bananas are yellow.",
+    "한국어 글자는 UTF-8에서 세 바이트로 쓰입니다.",
+    "日本語の文字は三バイトです。",
+    "  two leading spaces",
+    "digits 3.14159 and an emoji 🦙, a tab\tand a newline\n",
+    "",
+]
+
+
+register(
+    Item(
+        "tokenizer_train",
+        CHAPTER,
+        points=2,
+        title="`train_tokenizer` uses LLaMA's settings; unseen characters fall back to bytes",
+        probe=probe_train,
+        verify=verify_train,
+        examples=lambda: [train_case(VOCAB_SIZE, SAMPLES), train_case(600, SAMPLES)],
+    ),
+    Item(
+        "tokenizer_encode",
+        CHAPTER,
+        points=3,
+        title="`Tokenizer.encode` equals LlamaTokenizer (BOS, EOS, byte fallback, digits)",
+        probe=probe_encode,
+        verify=verify_encode,
+        examples=lambda: [encode_case(SAMPLES), encode_case(SAMPLES, bos=False, eos=True)],
+        strategy=st.builds(encode_case, st.lists(texts, max_size=6), st.booleans(), st.booleans()),
+    ),
+    Item(
+        "tokenizer_decode",
+        CHAPTER,
+        points=2,
+        title="`Tokenizer.decode` equals LlamaTokenizer's decode without special tokens",
+        probe=probe_decode,
+        verify=verify_decode,
+        examples=lambda: [decode_case(SAMPLES, 0)],
+        strategy=st.builds(
+            decode_case, st.lists(texts, min_size=1, max_size=6), st.integers(0, 2**31)
+        ),
+    ),
+    Item(
+        "tokenizer_prefix_space",
+        CHAPTER,
+        points=1,
+        title='`pieces("banana")` is ["▁banana"]: the prefix space, as in LlamaTokenizer',
+        probe=probe_pieces,
+        verify=verify_pieces,
+        examples=lambda: [pieces_case(WORDS)],
+        strategy=st.builds(
+            pieces_case,
+            st.lists(fragments.filter(lambda t: not t[:1].isspace()), min_size=1, max_size=4),
+        ),
+    ),
+    Item(
+        "tokenizer_end_to_end",
+        CHAPTER,
+        points=3,
+        title="text in, text out: your tokenizer, Llama, sampler and loop equal HF's pipeline",
+        probe=probe_end_to_end,
+        verify=verify_end_to_end,
+        examples=lambda: [
+            end_to_end_case(0, "A banana is", 8),
+            end_to_end_case(1, "바나나는", 8, temperature=0.9, top_k=50, top_p=0.95),
+        ],
+        strategy=st.builds(
+            end_to_end_case,
+            st.integers(0, 2**31 - 1),
+            fragments.filter(lambda t: not t[:1].isspace()),
+            st.integers(1, 8),
+            temperature=st.sampled_from([0.0, 0.7, 1.0, 1.5]),
+            top_k=st.none() | st.integers(1, 100),
+            top_p=st.none() | st.floats(0.3, 1.0),
+        ),
+        max_examples=20,
+    ),
+)
