@@ -22,6 +22,7 @@ WRONG = {
     "lora": "bug_merge_twice",
     "sampling": "bug_top_p_drops_crossing",
     "generate": "bug_eos_ignored",
+    "tokenizer": "bug_bos_missing",
 }
 
 
