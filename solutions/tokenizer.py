@@ -166,15 +166,8 @@ def complete(
     """The text that the model writes after the prompt."""
     ### BEGIN SOLUTION
     input_ids = torch.tensor([tokenizer.encode(prompt)])
-    output = generate(
-        model,
-        input_ids,
-        max_new_tokens,
-        temperature=temperature,
-        top_k=top_k,
-        top_p=top_p,
-        eos_token_id=tokenizer.eos_id,
-    )
+    sampling = {"temperature": temperature, "top_k": top_k, "top_p": top_p}
+    output = generate(model, input_ids, max_new_tokens, eos_token_id=tokenizer.eos_id, **sampling)
     return tokenizer.decode(output[0, input_ids.shape[1] :].tolist())
     ### END SOLUTION
 
