@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from grader.chapters import ROOT
 from grader.checks import generate as generate_checks
+from grader.checks import llama
 from grader.registry import Case, CheckFailed, Item, Output, register
 
 CHAPTER = "tokenizer"
@@ -101,37 +102,53 @@ def as_tensor(model: bytes) -> torch.Tensor:
     return torch.frombuffer(bytearray(model), dtype=torch.uint8)
 
 
+def as_bytes(model: torch.Tensor) -> bytes:
+    """The model file that travelled as a uint8 tensor."""
+    return model.numpy().tobytes()
+
+
+@functools.cache
+def processor(model: bytes):
+    """sentencepiece's processor for a model file (the other accepted answer where HF differs)."""
+    import sentencepiece as spm
+
+    return spm.SentencePieceProcessor(model_proto=model)
+
+
 @contextmanager
 def model_file(model: torch.Tensor) -> Iterator[Path]:
     """A temporary tokenizer.model holding the bytes; yields its path."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "tokenizer.model"
-        path.write_bytes(model.numpy().tobytes())
+        path.write_bytes(as_bytes(model))
         yield path
 
 
 def hf_tokenizer(model: torch.Tensor, bos: bool = True, eos: bool = False):
     """LlamaTokenizer.from_pretrained on a folder holding the model (transformers 5)."""
+    return _hf_tokenizer(as_bytes(model), bos, eos)
+
+
+@functools.cache  # one per model and flags: items load the kit's model for every case
+def _hf_tokenizer(model: bytes, bos: bool, eos: bool):
     from transformers import LlamaTokenizer
 
-    with model_file(model) as path:
+    with model_file(as_tensor(model)) as path:
         return LlamaTokenizer.from_pretrained(path.parent, add_bos_token=bos, add_eos_token=eos)
 
 
 def sp_ids(model: torch.Tensor, text: str, bos: bool, eos: bool) -> list[int]:
     """sentencepiece's own encoding, the other accepted answer for leading whitespace."""
-    import sentencepiece as spm
-
-    sp = spm.SentencePieceProcessor(model_proto=model.numpy().tobytes())
+    sp = processor(as_bytes(model))
     return [sp.bos_id()] * bos + sp.encode(text) + [sp.eos_id()] * eos
 
 
 def decodings(model: torch.Tensor, hf, ids: torch.Tensor) -> set[str]:
     """The accepted texts of ids: HF's and sentencepiece's differ on broken UTF-8 byte runs."""
-    import sentencepiece as spm
-
-    sp = spm.SentencePieceProcessor(model_proto=model.numpy().tobytes())
-    return {hf.decode(ids, skip_special_tokens=True), sp.decode(ids.tolist())}
+    return {
+        hf.decode(ids, skip_special_tokens=True),
+        processor(as_bytes(model)).decode(ids.tolist()),
+    }
 
 
 def learner_tokenizer(impl, model: torch.Tensor):
@@ -172,7 +189,7 @@ def verify_train(case: Case, output: Output) -> None:
 
     proto = sentencepiece_model_pb2.ModelProto()
     try:
-        proto.ParseFromString(output["model"].numpy().tobytes())
+        proto.ParseFromString(as_bytes(output["model"]))
     except Exception:  # protobuf's DecodeError, or anything the parser makes of garbage
         raise CheckFailed(
             f"train_tokenizer's bytes are not a sentencepiece model. {HINTS['bytes']}"
@@ -252,10 +269,8 @@ def encode_hint(ids, wanted: list[int], hf) -> str:
 
 def decode_case(texts: list[str], seed: int) -> Case:
     """Id sequences to decode: encodings of texts, with BOS, EOS and pairs run together."""
-    import sentencepiece as spm
-
     model = kit_model()
-    sp = spm.SentencePieceProcessor(model_proto=model)
+    sp = processor(model)
     g = torch.Generator().manual_seed(seed)
     sequences = []
     for first, second in zip(texts, texts[1:] + texts[:1], strict=True):
@@ -330,8 +345,6 @@ def end_to_end_case(seed: int, prompt: str, max_new_tokens: int, **sampling) -> 
 
 def probe_end_to_end(impl, case: Case) -> Output:
     """The learner's tokenizer, Llama, sampler and loop, with what generate returned recorded."""
-    from grader.checks import llama
-
     model = impl.Llama(llama.llama_config(case["config"]))
     llama.load_into(model, case["state_dict"], "Llama")
     model.eval()
