@@ -10,6 +10,7 @@ same namespace, as if the learner had re-run a cell with their own version of a 
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 ZOO = Path(__file__).parent
 
@@ -17,3 +18,16 @@ ZOO = Path(__file__).parent
 def entries(chapter: str, prefix: str) -> list[Path]:
     """The zoo files of a chapter whose names start with `prefix` (`bug_` or `ok_`)."""
     return sorted((ZOO / chapter).glob(f"{prefix}*.py"))
+
+
+def sentencepiece_training_with(**overrides) -> SimpleNamespace:
+    """A stand-in for a chapter's `spm` module whose trainer forces some options (a bug)."""
+    import sentencepiece
+
+    def train(**options) -> None:
+        sentencepiece.SentencePieceTrainer.train(**{**options, **overrides})
+
+    return SimpleNamespace(
+        SentencePieceProcessor=sentencepiece.SentencePieceProcessor,
+        SentencePieceTrainer=SimpleNamespace(train=train),
+    )

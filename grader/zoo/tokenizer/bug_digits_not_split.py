@@ -1,17 +1,7 @@
 """Trains without split_digits: numbers merge into multi-digit pieces."""
 
-from types import SimpleNamespace
-
-import sentencepiece
+from grader.zoo import sentencepiece_training_with
 
 HINT = "split_digits"
 
-
-def _train(**options):
-    sentencepiece.SentencePieceTrainer.train(**{**options, "split_digits": False})
-
-
-spm = SimpleNamespace(
-    SentencePieceProcessor=sentencepiece.SentencePieceProcessor,
-    SentencePieceTrainer=SimpleNamespace(train=_train),
-)
+spm = sentencepiece_training_with(split_digits=False)

@@ -1,17 +1,7 @@
 """Trains without byte fallback: unseen characters become the unknown token."""
 
-from types import SimpleNamespace
-
-import sentencepiece
+from grader.zoo import sentencepiece_training_with
 
 HINT = "byte_fallback"
 
-
-def _train(**options):
-    sentencepiece.SentencePieceTrainer.train(**{**options, "byte_fallback": False})
-
-
-spm = SimpleNamespace(
-    SentencePieceProcessor=sentencepiece.SentencePieceProcessor,
-    SentencePieceTrainer=SimpleNamespace(train=_train),
-)
+spm = sentencepiece_training_with(byte_fallback=False)
