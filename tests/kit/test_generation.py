@@ -1,4 +1,5 @@
-"""The acceptance path of whole-stack generation: a divergence from HF passes only if explained."""
+"""Whole-stack generation: a divergence from HF passes only if explained, and the loop that
+replays the learner's logits (`reference.generate`) is HF's own loop token for token."""
 
 import pytest
 import torch
@@ -57,3 +58,21 @@ def test_tokens_the_sampler_would_not_draw_fail(diverged, monkeypatch):
     tampered[0, -1] = (tampered[0, -1] + 1) % case["config"]["vocab_size"]
     with pytest.raises(CheckFailed, match="HF's sampler on your logits draws others"):
         checks.explain_divergence(case, tampered, logits, expected, hint="")
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        checks.greedy(use_cache=False),
+        checks.sampled(use_cache=True),
+        checks.eos_mid_batch(use_cache=False),
+        checks.eos_mid_batch(use_cache=True, pad_token_id=None),
+    ],
+    ids=["greedy", "sampled-cache", "eos", "eos-cache-no-pad"],
+)
+def test_reference_loop_is_hf_generate(case):
+    model = checks.HFCallable(llama.hf_model(case))
+    with torch.random.fork_rng():
+        torch.manual_seed(case["seed"])
+        tokens = reference.generate(model, case["input_ids"], **case["settings"])
+    assert torch.equal(tokens, checks.hf_generate(case))
