@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -93,6 +94,64 @@ def cmd_memory(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_grade(args: argparse.Namespace) -> int:
+    """Grade submissions in sandboxed workers; write gradebook, CSV, feedback and a summary."""
+    from grader.grade import grade_folder
+
+    outcomes, isolation = grade_folder(
+        Path(args.submissions),
+        out=Path(args.out) if args.out else None,
+        db_url=args.db_url,
+        jobs=args.jobs,
+        force=args.force,
+        examples=args.examples,
+        timeout=args.timeout,
+        zip_regexp=args.zip_regexp,
+        allow_bwrap=not args.no_bwrap,
+        console=console,
+    )
+    return summary(outcomes, isolation)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Grade the kit's sample submissions: correct, partly wrong, stub and hostile."""
+    from grader.demo import write_samples
+    from grader.grade import grade_folder
+
+    out = Path(args.out)
+    samples = write_samples(out / "submissions")
+    console.print(f"sample submissions written to {samples}; grading them as `kit grade` would")
+    outcomes, isolation = grade_folder(
+        samples, out=out / "grades", jobs=args.jobs, force=True, timeout=15, console=console
+    )
+    summary(outcomes, isolation)
+    console.print(
+        f"Gradebook, grades.csv and feedback/ are in {out / 'grades'}. `kit grade` exits 1 "
+        "when a submission could not be graded (mallory's); the demo itself succeeded."
+    )
+    return 0
+
+
+def summary(outcomes, isolation) -> int:
+    """Print the table of outcomes; 1 if any submission could not be graded."""
+    from rich.table import Table
+
+    from grader.grade import FLAGGED, GRADED
+
+    table = Table(title=f"kit grade ({isolation.describe()})")
+    for column in ("student", "chapter", "score", "status", "reason"):
+        table.add_column(column)
+    for o in outcomes:
+        style = {GRADED: "", FLAGGED: "yellow"}.get(o.status, "red")
+        score = f"{o.score:g} / {o.max_score}"
+        table.add_row(o.student, o.chapter, score, o.status, o.reason, style=style)
+    console.print(table)
+    failed = [o for o in outcomes if o.status not in (GRADED, FLAGGED)]
+    if failed:
+        console.print(f"[red]{len(failed)} submission(s) could not be graded: see the table[/]")
+    return 1 if failed else 0
+
+
 CONFIG_KEYS = (  # the fields of a config.json that decide a model's size
     "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
     "num_key_value_heads", "vocab_size", "tie_word_embeddings", "rope_theta",
@@ -126,6 +185,25 @@ def parser() -> argparse.ArgumentParser:
     snapshots = commands.add_parser("snapshots", help="check the oracle against its snapshots")
     snapshots.add_argument("--update", action="store_true", help="rewrite the snapshots")
     snapshots.set_defaults(run=cmd_snapshots)
+
+    grade = commands.add_parser("grade", help="autograde submissions in a sandbox")
+    grade.add_argument(
+        "submissions", help="an nbgrader submitted/ folder, student folders, or LMS zips"
+    )
+    grade.add_argument("--out", help="results folder (default: <course>/kit, or ./kit-grades)")
+    grade.add_argument("--db-url", help="nbgrader gradebook URL (default: sqlite in the course)")
+    grade.add_argument("--jobs", type=int, default=os.cpu_count(), help="parallel workers")
+    grade.add_argument("--force", action="store_true", help="regrade unchanged submissions too")
+    grade.add_argument("--examples", type=int, default=25, help="drawn cases per item")
+    grade.add_argument("--timeout", type=float, default=120, help="seconds per submission")
+    grade.add_argument("--zip-regexp", default=None, help="zip_collect file name pattern")
+    grade.add_argument("--no-bwrap", action="store_true", help="never use bubblewrap")
+    grade.set_defaults(run=cmd_grade)
+
+    demo = commands.add_parser("demo", help="grade the kit's sample submissions")
+    demo.add_argument("--out", default="kit-demo", help="where to write samples and grades")
+    demo.add_argument("--jobs", type=int, default=os.cpu_count())
+    demo.set_defaults(run=cmd_demo)
 
     memory = commands.add_parser(
         "memory", help="what a model needs to train and to run, and whether it fits a GPU"

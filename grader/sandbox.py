@@ -1,0 +1,198 @@
+"""The grader's handle on a sandboxed worker (`grader.worker`): how it is confined and started.
+
+With bubblewrap (`bwrap`, Debian's package `bubblewrap`), the worker sees a read-only copy of
+just the system, Python and the kit's `grader` package (no course directory, no solutions, no
+gradebook, no home), an empty private /tmp of bounded size, no network, its own PID namespace,
+and dies with the grader; submissions run as an unprivileged uid. Without bwrap it is a
+separate process in its own session, still with rlimits and the wall-clock timeout, and
+`Isolation.cannot` lists what that does not defend against.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import site
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grader
+from grader import wire
+from grader.worker import NOBODY, ChannelClosed, read_frame, write_frame
+
+GRADER = Path(grader.__file__).resolve().parent
+# Environment of the worker: nothing of the instructor's, no hub, one thread per child.
+ENVIRONMENT = {
+    "PATH": "/usr/bin:/bin",
+    "HOME": "/tmp",
+    "LANG": "C.UTF-8",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "OMP_NUM_THREADS": "1",
+    "PYTHONDONTWRITEBYTECODE": "1",
+}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one submission may use; the CPU, memory and process limits are rlimits."""
+
+    wall: float = 120.0  # seconds, enforced by the worker and, as a backstop, by the grader
+    cpu: int = 120  # seconds of CPU time
+    memory: int = 4 * 2**30  # bytes of address space above what the worker already maps
+    file_size: int = 64 * 2**20  # bytes per file written
+    tmp_size: int = 256 * 2**20  # bytes of the private /tmp (bwrap only)
+    result: int = wire.MAX_MESSAGE  # bytes of the message sent back
+    processes: int = 256  # processes and threads, above those the uid already runs
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """How submissions are confined on this machine, in words for the report."""
+
+    name: str
+    command: tuple[str, ...]
+    cannot: tuple[str, ...] = field(default=())
+
+    def describe(self) -> str:
+        """One line: the isolation used, and what it does not defend against."""
+        if not self.cannot:
+            return f"{self.name}: no network, read-only system, private /tmp, own PID namespace"
+        return f"{self.name}; does not prevent: {', '.join(self.cannot)}"
+
+
+def bwrap_command(limits: Limits) -> tuple[str, ...]:
+    """bwrap's arguments: a whitelist of read-only paths, fresh namespaces, a private /tmp."""
+    paths = {"/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc", str(GRADER)}
+    paths |= {sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages()}
+    paths |= {str(Path(p).resolve()) for p in (sys.executable, sys._base_executable)}
+    command = ["bwrap", "--die-with-parent", "--new-session", "--clearenv"]
+    command += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
+    command += ["--unshare-cgroup-try"]
+    if os.getuid() != 0:  # root runs submissions as nobody itself (no user namespace needed)
+        command += ["--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY)]
+    paths = sorted(p for p in paths if Path(p).exists())
+    # bwrap makes the missing parents of a bind 0700, which nobody cannot cross.
+    parents = {str(a) for p in paths for a in Path(p).parents if str(a) != "/"}
+    for parent in sorted(parents - set(paths)):
+        if not any(parent.startswith(f"{p}/") for p in paths):
+            command += ["--perms", "0755", "--dir", parent]
+    for path in paths:
+        command += ["--ro-bind", path, path]
+    command += ["--proc", "/proc", "--dev", "/dev", "--size", str(limits.tmp_size)]
+    command += ["--perms", "1777", "--tmpfs", "/tmp", "--chdir", "/tmp"]
+    for name, value in ENVIRONMENT.items():
+        command += ["--setenv", name, value]
+    return (*command, sys.executable, "-I", "-m", "grader.worker")
+
+
+def isolation(limits: Limits, allow_bwrap: bool = True) -> Isolation:
+    """The strongest isolation that works here: bwrap if it can start a sandbox, else a process."""
+    if allow_bwrap and shutil.which("bwrap"):
+        command = bwrap_command(limits)
+        trial = subprocess.run(
+            [*command[: command.index(sys.executable)], sys.executable, "-I", "-c", "pass"],
+            capture_output=True,
+            check=False,
+        )
+        if trial.returncode == 0:
+            return Isolation("bwrap", command)
+    cannot = (
+        "network access",
+        "reading files the grader's user can read (solutions, the secret)",
+        "writing files the grader's user can write (the gradebook)" if os.getuid() else "",
+        "filling the disk with many files",
+    )
+    command = (sys.executable, "-I", "-m", "grader.worker")
+    return Isolation("separate process (bwrap unavailable)", command, tuple(c for c in cannot if c))
+
+
+class Worker:
+    """One pre-warmed worker process; restarted after it crashes or is killed on a timeout."""
+
+    def __init__(self, isolation: Isolation, limits: Limits, log: Path):
+        self.isolation, self.limits, self.log = isolation, limits, log
+        self.process: subprocess.Popen | None = None
+        self.loaded: set[str] = set()  # chapters whose cases the worker holds
+
+    def start(self) -> None:
+        """Start the worker and wait until it has imported everything."""
+        env = ENVIRONMENT if self.isolation.name != "bwrap" else {}
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                self.isolation.command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                start_new_session=True,  # its process group is ours to kill
+                env={**env, "PYTHONPATH": ""} if env else None,
+            )
+        self.loaded = set()
+        self._receive(time.monotonic() + 300)  # {"ready": True}
+
+    def stop(self) -> None:
+        """Kill the worker and everything it started."""
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+            self.process = None
+
+    def grade(self, chapter: str, files: dict[str, str], cases: bytes) -> tuple[dict, bytes]:
+        """Run a submission's probes: the worker's status and the child's raw message."""
+        try:
+            if self.process is None:
+                self.start()
+            if chapter not in self.loaded:
+                write_frame(self.process.stdin.fileno(), cases)
+                self._receive(time.monotonic() + 120)
+                self.loaded.add(chapter)
+            request = {
+                "kind": "grade",
+                "chapter": chapter,
+                "files": files,
+                "limits": self._limits(),
+            }
+            write_frame(self.process.stdin.fileno(), wire.encode(request))
+            deadline = time.monotonic() + self.limits.wall + 30  # the worker's own is sooner
+            status = wire.decode(self._receive(deadline))
+            return status, self._receive(deadline)
+        except (ChannelClosed, OSError, wire.WireError) as error:
+            self.stop()  # a worker that missed its own deadline or died is replaced
+            timed_out = str(error) == "timed out"
+            return {"status": "timed out" if timed_out else "crashed", "detail": str(error)}, b""
+
+    def _receive(self, deadline: float) -> bytes:
+        return read_frame(self.process.stdout.fileno(), wire.MAX_MESSAGE, deadline)
+
+    def _limits(self) -> dict:
+        uid = NOBODY if os.getuid() == 0 else os.getuid()
+        return {
+            "wall": self.limits.wall,
+            "cpu": self.limits.cpu,
+            "memory": self.limits.memory,
+            "file_size": self.limits.file_size,
+            "result": self.limits.result,
+            "nproc": tasks_of(uid) + self.limits.processes,
+        }
+
+
+def tasks_of(uid: int) -> int:
+    """Threads the uid runs now, machine-wide: RLIMIT_NPROC counts them all."""
+    count = 0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                status = Path(entry.path, "status").read_text()
+            except OSError:
+                continue
+            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+            if int(fields["Uid"].split()[0]) == uid:
+                count += int(fields["Threads"])
+    return count

@@ -1,0 +1,249 @@
+"""The sandboxed side of `kit grade`: a pre-warmed process that forks one child per submission.
+
+`python -I -m grader.worker` imports torch, transformers, peft and the checks once, then
+answers requests on stdin/stdout (frames of `grader.wire` messages):
+
+- `{"kind": "cases", "chapter", "cases": {grade_id: [case, ...]}}` stores the cases that the
+  grader drew; the children inherit them;
+- `{"kind": "grade", "chapter", "files": {name: source}, "limits": {...}}` forks a child that
+  drops privileges, sets rlimits, writes the submission into a private directory, imports it
+  and runs the probes. The reply is a status, then the child's raw message, which only the
+  grader decodes.
+
+Nothing here compares or scores: expected values never enter this process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import resource
+import select
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+from grader import wire
+
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 1, 4, 36
+NOBODY = 65534
+HEADER = 8  # bytes of little-endian length before each frame
+
+
+class ChannelClosed(EOFError):
+    """The other side closed the channel, sent too much, or ran out of time."""
+
+
+def read_frame(fd: int, limit: int, deadline: float | None = None) -> bytes:
+    """One length-prefixed frame from a raw fd, within `limit` bytes and before `deadline`."""
+    size = int.from_bytes(read_exact(fd, HEADER, deadline), "little")
+    if size > limit:
+        raise ChannelClosed(f"a frame of {size} bytes is over the limit of {limit}")
+    return read_exact(fd, size, deadline)
+
+
+def read_exact(fd: int, size: int, deadline: float | None) -> bytes:
+    """Exactly `size` bytes, or `ChannelClosed` (EOF, or the deadline passed: "timed out")."""
+    chunks, left = [], size
+    while left:
+        wait = None if deadline is None else deadline - time.monotonic()
+        if wait is not None and wait <= 0:
+            raise ChannelClosed("timed out")
+        if not select.select([fd], [], [], wait)[0]:
+            continue
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            raise ChannelClosed("the channel closed")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def write_frame(fd: int, body: bytes) -> None:
+    """Write one length-prefixed frame to a raw fd."""
+    view = memoryview(len(body).to_bytes(HEADER, "little") + body)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def main() -> None:
+    """Serve requests until stdin closes."""
+    # The channel to the grader moves off fds 0 and 1, so that nothing printed reaches it.
+    requests, replies = os.dup(0), os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1):
+        os.dup2(devnull, fd)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the grader's death is ours
+
+    import warnings
+
+    import torch
+
+    wire.encode({"warm": torch.zeros(1)})  # safetensors imports numpy lazily: do it here
+    torch.set_num_threads(1)  # one core per child; --jobs sets the parallelism
+    warnings.simplefilter("ignore")
+    import peft  # noqa: F401  (imported once here, so that no child pays for it)
+    import transformers  # noqa: F401
+
+    from grader import registry
+    from grader.runner import quiet_transformers
+
+    registry.items()
+    quiet_transformers().__enter__()  # for the worker's whole life
+    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # a child may not ptrace or read this process
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans of a child come back to us
+    cases: dict[str, dict] = {}
+    write_frame(replies, wire.encode({"ready": True}))
+    while True:
+        try:
+            request = wire.decode(read_frame(requests, wire.MAX_MESSAGE))
+        except ChannelClosed:
+            return
+        if request["kind"] == "cases":
+            cases[request["chapter"]] = request["cases"]
+            write_frame(replies, wire.encode({"ok": True}))
+            continue
+        status, result = run_child(request, cases[request["chapter"]], (requests, replies))
+        write_frame(replies, wire.encode(status))
+        write_frame(replies, result)
+
+
+def run_child(request: dict, cases: dict, channel: tuple[int, int]) -> tuple[dict, bytes]:
+    """Fork a child for one submission; wait for its result within the wall-clock limit."""
+    limits = request["limits"]
+    work = Path(tempfile.mkdtemp(prefix="submission-"))
+    if os.getuid() == 0:
+        os.chown(work, NOBODY, NOBODY)
+    read_end, write_end = os.pipe()
+    started = time.monotonic()
+    deadline = started + limits["wall"]
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        for fd in (read_end, *channel):
+            os.close(fd)
+        child(request, cases, work, write_end, limits)
+    os.close(write_end)
+    try:
+        # A frame, not EOF: a daemon that inherited the pipe cannot hold the result back.
+        result, reason = read_frame(read_end, limits["result"], deadline), None
+    except ChannelClosed as closed:
+        result, reason = b"", str(closed)
+    os.close(read_end)
+    code = wait_until(pid, deadline)
+    if code is None:
+        os.kill(pid, signal.SIGKILL)
+        code = os.waitpid(pid, 0)[1]
+        reason = "timed out" if not result else None
+    kill_descendants()
+    shutil.rmtree(work, ignore_errors=True)
+    seconds = round(time.monotonic() - started, 3)
+    if reason == "timed out":
+        return {"status": "timed out", "detail": f"no result in {limits['wall']} s"}, b""
+    if reason:
+        how = f"signal {os.WTERMSIG(code)}" if os.WIFSIGNALED(code) else f"status {code >> 8}"
+        return {"status": "crashed", "detail": f"exited ({how}) without sending its result"}, b""
+    return {"status": "done", "seconds": seconds}, result
+
+
+def wait_until(pid: int, deadline: float) -> int | None:
+    """The child's wait status, or None if it is still running at the deadline."""
+    while True:
+        done, code = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return code
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.005)
+
+
+def kill_descendants() -> None:
+    """SIGKILL every process left below this one (daemons re-parent to us as subreaper)."""
+    me = os.getpid()
+    while kids := [pid for pid, parent in processes() if parent == me]:
+        for pid in kids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        for pid in kids:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+
+
+def processes():
+    """(pid, parent pid) of every process this one can see in /proc."""
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                stat = Path(entry.path, "stat").read_text()
+            except OSError:
+                continue
+            yield int(entry.name), int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def child(request: dict, cases: dict, work: Path, result_fd: int, limits: dict) -> None:
+    """Drop privileges, confine, import the submission, run the probes, send the outputs."""
+    try:
+        os.setsid()
+        devnull = os.open(os.devnull, os.O_RDWR)
+        os.dup2(devnull, 2)  # gigabytes of output go nowhere
+        if os.getuid() == 0:  # root outside a user namespace: become nobody, without caps
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+        os.chdir(work)
+        os.environ["TMPDIR"] = tempfile.tempdir = str(work)  # temporary files die with it
+        vm = int(Path("/proc/self/statm").read_text().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        for name, value in (
+            ("RLIMIT_CPU", limits["cpu"]),
+            ("RLIMIT_AS", vm + limits["memory"]),
+            ("RLIMIT_FSIZE", limits["file_size"]),
+            ("RLIMIT_NOFILE", 64),
+            ("RLIMIT_NPROC", limits["nproc"]),
+            ("RLIMIT_CORE", 0),
+        ):
+            resource.setrlimit(getattr(resource, name), (value, value))
+        for name, source in request["files"].items():
+            Path(work, Path(name).name).write_text(source)
+        sys.path[:] = [p for p in sys.path if p not in ("", ".")]  # no imports from work/
+        write_frame(result_fd, probe_all(request["chapter"], work, cases))
+    except BaseException:  # the student's code may have broken the kit's: say where, briefly
+        with contextlib.suppress(BaseException):
+            lines = traceback.format_exc().strip().splitlines()
+            write_frame(result_fd, wire.encode({"crash": " | ".join(lines[-3:])[-500:]}))
+    finally:
+        os._exit(0)
+
+
+def probe_all(chapter: str, work: Path, cases: dict) -> bytes:
+    """Import the submission and run every probe on every case; stop an item at its first error."""
+    from grader import registry
+    from grader.chapters import Impl, load_chapter
+    from grader.runner import call_probe, plain
+
+    try:
+        impl = load_chapter(work, chapter)
+    except BaseException as error:  # sys.exit() at import: no credit, and no crash either
+        impl = Impl({}, f"{chapter}.py", error=f"importing it raised {type(error).__name__}")
+    report: dict = {}
+    for grade_id, item_cases in cases.items():
+        item, outputs, error = registry.get(grade_id), [], None
+        for case in item_cases:
+            try:
+                outputs.append(plain(call_probe(item, impl, case)))
+            except registry.CheckFailed as failure:
+                error = str(failure).splitlines()[0]
+                break
+            except BaseException as failure:  # SystemExit, KeyboardInterrupt from the probe
+                error = f"your code raised {type(failure).__name__}"
+                break
+        report[grade_id] = {"outputs": outputs, "error": error}
+    return wire.encode({"items": report})
+
+
+if __name__ == "__main__":
+    main()
