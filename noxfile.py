@@ -16,6 +16,7 @@ nox.options.sessions = [
     "oracle",
     "quantized",
     "nbgrader",
+    "grader",
 ]
 nox.options.default_venv_backend = "none"
 
@@ -85,8 +86,16 @@ def nbgrader(session: nox.Session) -> None:
     session.run("pytest", "tests/kit/test_nbgrader.py", *session.posargs)
 
 
+@nox.session
+def grader(session: nox.Session) -> None:
+    """kit grade against the adversarial corpus, zips and the wire format; then kit demo."""
+    session.run("pytest", "tests/kit/test_grade.py", *session.posargs)
+    session.run("kit", "demo", "--out", f"{session.create_tmp()}/demo")
+
+
 @nox.session(default=False)
 def benchmark(session: nox.Session) -> None:
-    """Print pytest's cost over the import floor, and the KV cache's speed-up."""
+    """Print pytest's cost over the import floor, the KV cache's and kit grade's speed-ups."""
     session.run("python", "benchmarks/pytest_speed.py", *session.posargs)
     session.run("python", "benchmarks/kv_cache.py")
+    session.run("python", "benchmarks/grading.py")
