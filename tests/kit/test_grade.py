@@ -221,7 +221,7 @@ def test_nothing_is_left_running_or_written(graded):
 
 
 def test_rerunning_grades_nothing_new_and_agrees(bwrap_run, monkeypatch):
-    outcomes, isolation, _, _, folder, out = bwrap_run
+    outcomes, _, _, _, folder, out = bwrap_run
     from grader.grade import Grader
 
     def refuse(self, submission):

@@ -1,6 +1,8 @@
-"""The classic path end to end: build a course, autograde three submissions, export the CSV."""
+"""The classic path end to end: build a course, autograde three submissions, export the CSV;
+then `kit grade` on the same submitted/ folder agrees, and nbgrader's tools read its gradebook."""
 
 import csv
+import html
 
 import jupytext
 import nbformat
@@ -9,6 +11,7 @@ import pytest
 from grader import registry
 from grader.chapters import CHAPTERS, SOLUTIONS, load_chapter
 from grader.course import build_course, nbgrader
+from grader.grade import grade_folder
 from grader.runner import run_item
 from grader.zoo import ZOO
 
@@ -80,7 +83,9 @@ def expected_points(chapter: str, zoo_entry: str) -> int:
     return sum(run_item(item, impl).points for item in registry.items(chapter))
 
 
-def test_autograde_and_export(course):
+@pytest.fixture(scope="module")
+def submitted(course):
+    """Hand in correct, wrong and stub notebooks for every chapter; the points each deserves."""
     expected = {}
     for chapter in CHAPTERS:
         total = sum(item.points for item in registry.items(chapter))
@@ -93,11 +98,59 @@ def test_autograde_and_export(course):
         wrong = expected_points(chapter, WRONG[chapter])
         assert 0 < wrong < total
         expected |= {("correct", chapter): total, ("wrong", chapter): wrong, ("stub", chapter): 0}
-    for chapter in CHAPTERS:
-        nbgrader(course, "autograde", chapter, "--force")
+    return expected
+
+
+def is_solution(cell) -> bool:
+    return bool(cell.metadata.get("nbgrader", {}).get("solution"))
+
+
+def exported(course) -> dict:
+    """nbgrader export's scores, by (student, assignment)."""
     nbgrader(course, "export", "--to", "grades.csv")
     with open(course / "grades.csv") as f:
-        scores = {
+        return {
             (row["student_id"], row["assignment"]): float(row["score"]) for row in csv.DictReader(f)
         }
-    assert scores == expected
+
+
+def test_autograde_and_export(course, submitted):
+    for chapter in CHAPTERS:
+        nbgrader(course, "autograde", chapter, "--force")
+    assert exported(course) == submitted
+
+
+def test_kit_grade_agrees_and_feeds_nbgrader(course, submitted):
+    """kit grade on the same submissions: same scores, through export and generate_feedback.
+
+    Two more students show that only solution cells count: `edited` changed a locked cell to
+    defeat the checks, moved cells and repeated a solution cell's grade_id; `deleted` removed
+    the solution cell.
+    """
+    solutions = solution_sources("rmsnorm")
+    submit(course, "edited", "rmsnorm", solutions)
+    path = course / "submitted" / "edited" / "rmsnorm" / "rmsnorm.ipynb"
+    notebook = nbformat.read(path, 4)
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "rmsnorm_imports":
+            cell.source += "\ntorch.allclose = lambda *a, **k: True"
+    duplicate = next(c for c in notebook.cells if is_solution(c))
+    notebook.cells = [*notebook.cells[::-1], nbformat.from_dict({**duplicate, "source": "1/0"})]
+    nbformat.write(notebook, path)
+    submit(course, "deleted", "rmsnorm", {})
+    path = course / "submitted" / "deleted" / "rmsnorm" / "rmsnorm.ipynb"
+    notebook = nbformat.read(path, 4)
+    notebook.cells = [c for c in notebook.cells if not is_solution(c)]
+    nbformat.write(notebook, path)
+
+    outcomes, _ = grade_folder(course / "submitted", jobs=2)
+    kit = {(o.student, o.chapter): o.score for o in outcomes}
+    assert {o.status for o in outcomes} == {"graded"}
+    assert kit == {**submitted, ("edited", "rmsnorm"): 11, ("deleted", "rmsnorm"): 0}
+    # export lists every student for every assignment: the ones not handed in score 0
+    assert exported(course) == {**dict.fromkeys(exported(course), 0), **kit}
+    nbgrader(course, "generate_feedback", "rmsnorm", "--force")
+    feedback = (course / "feedback" / "wrong" / "rmsnorm" / "rmsnorm.html").read_text()
+    wrong = next(o for o in outcomes if (o.student, o.chapter) == ("wrong", "rmsnorm"))
+    hint = next(item.message for item in wrong.items if item.message)
+    assert html.escape(hint, quote=False)[:60] in feedback
