@@ -11,22 +11,12 @@ import pytest
 from grader import registry
 from grader.chapters import CHAPTERS, SOLUTIONS, load_chapter
 from grader.course import build_course, nbgrader
+from grader.demo import WRONG
 from grader.grade import grade_folder
 from grader.runner import run_item
 from grader.zoo import ZOO
 
 pytestmark = pytest.mark.slow
-# The zoo patch each chapter's "wrong" student hands in, on top of the solution.
-WRONG = {
-    "rmsnorm": "bug_no_upcast",
-    "attention": "bug_repeat_not_interleave",
-    "llama": "bug_post_norm",
-    "memory": "bug_no_gqa",
-    "lora": "bug_merge_twice",
-    "sampling": "bug_top_p_drops_crossing",
-    "generate": "bug_eos_ignored",
-    "tokenizer": "bug_bos_missing",
-}
 
 
 @pytest.fixture(scope="module")
