@@ -78,15 +78,16 @@ def bwrap_command(limits: Limits) -> tuple[str, ...]:
     if os.getuid() != 0:  # root runs submissions as nobody itself (no user namespace needed)
         command += ["--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY)]
     paths = sorted(p for p in paths if Path(p).exists())
+    # The private /tmp first: a bind below it (a virtualenv in /tmp) must land on top of it.
+    command += ["--proc", "/proc", "--dev", "/dev", "--size", str(limits.tmp_size)]
+    command += ["--perms", "1777", "--tmpfs", "/tmp", "--chdir", "/tmp"]
     # bwrap makes the missing parents of a bind 0700, which nobody cannot cross.
-    parents = {str(a) for p in paths for a in Path(p).parents if str(a) != "/"}
+    parents = {str(a) for p in paths for a in Path(p).parents if str(a) not in ("/", "/tmp")}
     for parent in sorted(parents - set(paths)):
         if not any(parent.startswith(f"{p}/") for p in paths):
             command += ["--perms", "0755", "--dir", parent]
     for path in paths:
         command += ["--ro-bind", path, path]
-    command += ["--proc", "/proc", "--dev", "/dev", "--size", str(limits.tmp_size)]
-    command += ["--perms", "1777", "--tmpfs", "/tmp", "--chdir", "/tmp"]
     for name, value in ENVIRONMENT.items():
         command += ["--setenv", name, value]
     return (*command, sys.executable, "-I", "-m", "grader.worker")
@@ -103,6 +104,10 @@ def isolation(limits: Limits, allow_bwrap: bool = True) -> Isolation:
         )
         if trial.returncode == 0:
             return Isolation("bwrap", command)
+        why = trial.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
+        unavailable = f"bwrap failed: {why[0][:120]}"
+    else:
+        unavailable = "bwrap unavailable" if allow_bwrap else "bwrap not allowed"
     cannot = (
         "network access",
         "reading files the grader's user can read (solutions, the secret)",
@@ -110,7 +115,7 @@ def isolation(limits: Limits, allow_bwrap: bool = True) -> Isolation:
         "filling the disk with many files",
     )
     command = (sys.executable, "-I", "-m", "grader.worker")
-    return Isolation("separate process (bwrap unavailable)", command, tuple(c for c in cannot if c))
+    return Isolation(f"separate process ({unavailable})", command, tuple(c for c in cannot if c))
 
 
 class Worker:

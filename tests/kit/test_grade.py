@@ -8,7 +8,6 @@ correct submission graded in the same run at full marks.
 
 import hashlib
 import os
-import shutil
 import socket
 import threading
 import zipfile
@@ -21,6 +20,7 @@ from grader import registry, wire
 from grader.chapters import EXERCISES, ROOT, SOLUTIONS
 from grader.demo import HOSTILE, hostile_submission
 from grader.grade import CRASHED, FLAGGED, GRADED, TIMED_OUT, UNREADABLE, grade_folder
+from grader.sandbox import Limits, isolation
 from grader.worker import NOBODY
 
 pytestmark = pytest.mark.slow
@@ -163,10 +163,11 @@ def grade_corpus(tmp_path, attacks, allow_bwrap):
 
 @pytest.fixture(scope="module")
 def bwrap_run(tmp_path_factory):
-    if not shutil.which("bwrap"):
+    found = isolation(Limits())
+    if found.name != "bwrap":  # never run the whole corpus unconfined
         if os.environ.get("CI"):
-            pytest.fail("CI must run the corpus under bubblewrap: .ci/run installs it")
-        pytest.skip("bwrap is not installed (Debian: apt install bubblewrap)")
+            pytest.fail(f"CI must run the corpus under bubblewrap: {found.name}")
+        pytest.skip(f"{found.name} (Debian: apt install bubblewrap)")
     return grade_corpus(tmp_path_factory.mktemp("bwrap"), EXPECTED, allow_bwrap=True)
 
 
