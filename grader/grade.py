@@ -15,8 +15,10 @@ import os
 import secrets
 import threading
 import warnings
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from pathlib import Path
 from queue import Queue
 
@@ -100,13 +102,10 @@ def draw_cases(item: Item, key: int, examples: int) -> list:
     return cases
 
 
-def score(chapter: str, cases: dict[str, list], message: bytes) -> list[ItemResult]:
+def score(chapter: str, cases: dict[str, list], report) -> list[ItemResult]:
     """Check what a submission's probes returned against the references: all or nothing."""
-    try:
-        report = wire.decode(message)
-        items = report["items"]
-    except (wire.WireError, KeyError, TypeError):
-        items = {}
+    items = report.get("items") if isinstance(report, dict) else None
+    items = items if isinstance(items, dict) else {}
     results = []
     for item in registry.items(chapter):
         hint = check_item(item, cases[item.grade_id], items.get(item.grade_id))
@@ -139,7 +138,6 @@ class Grader:
     def __init__(
         self, directory: Path, isolation: Isolation, limits: Limits, jobs: int, examples: int
     ):
-        self.directory, self.isolation, self.limits = directory, isolation, limits
         self.key = secret(directory)
         self.examples = examples
         self.cases: dict[str, dict[str, list]] = {}
@@ -182,10 +180,14 @@ class Grader:
             outcome.status = TIMED_OUT if status.get("status") == TIMED_OUT else CRASHED
             outcome.reason = str(status.get("detail", ""))
             return outcome
-        crash = _crash(message)
+        try:
+            report = wire.decode(message)
+            crash = str(report.get("crash", ""))[:300] if isinstance(report, dict) else "bad result"
+        except wire.WireError:
+            report, crash = None, "its result was not a valid message"
         with self.lock, warnings.catch_warnings(), quiet_transformers():
             warnings.simplefilter("ignore")
-            outcome.items = score(submission.chapter, self.cases[submission.chapter], message)
+            outcome.items = score(submission.chapter, self.cases[submission.chapter], report)
         if crash:
             outcome.status, outcome.reason = CRASHED, crash
         elif submission.flags:
@@ -194,7 +196,7 @@ class Grader:
 
     def digest(self, submission: Submission) -> str:
         """Same source, same kit, same secret and budget: same grade (so it need not rerun)."""
-        parts = (submission.digest, KIT_FINGERPRINT, self.key, self.examples, submission.chapter)
+        parts = (submission.digest, kit_fingerprint(), self.key, self.examples, submission.chapter)
         text = ":".join(map(str, parts))
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -204,15 +206,8 @@ class Grader:
             self.workers.get().stop()
 
 
-def _crash(message: bytes) -> str:
-    try:
-        report = wire.decode(message)
-    except wire.WireError:
-        return "its result was not a valid message"
-    return str(report.get("crash", ""))[:300] if isinstance(report, dict) else "bad result"
-
-
-def _fingerprint() -> str:
+@cache
+def kit_fingerprint() -> str:
     """A hash of the kit's grading code: a new kit version regrades everything."""
     digest = hashlib.sha256()
     for path in sorted(Path(__file__).parent.rglob("*.py")):
@@ -220,15 +215,12 @@ def _fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-KIT_FINGERPRINT = _fingerprint()
-
-
 def run(
     submissions: list[Submission],
     grader: Grader,
     previous: dict[str, dict],
     force: bool,
-    progress=None,
+    progress: Callable[[int], object] = lambda advance: None,
 ) -> list[Outcome]:
     """Grade what is new or changed (everything, with `force`); reuse the rest."""
     outcomes: dict[int, Outcome] = {}
@@ -241,14 +233,12 @@ def run(
         else:
             todo.append((number, submission))
     grader.prepare({s.chapter for _, s in todo if s.chapter in CHAPTERS})
-    if progress:
-        progress(len(outcomes), len(submissions))
+    progress(len(outcomes))  # the reused ones
     with ThreadPoolExecutor(grader.jobs) as pool:
         futures = {number: pool.submit(grader.grade, s) for number, s in todo}
         for number, future in futures.items():
             outcomes[number] = future.result()
-            if progress:
-                progress(1, None)
+            progress(1)
     return [outcomes[number] for number in range(len(submissions))]
 
 
@@ -335,7 +325,7 @@ def grade_folder(
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("grading", total=len(found))
 
-            def advance(done: int, total: int | None) -> None:
+            def advance(done: int) -> None:
                 progress.update(task, advance=done)
 
             outcomes = run(found, grader, load_state(out), force, advance)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import grader
 from grader import wire
-from grader.worker import NOBODY, ChannelClosed, read_frame, write_frame
+from grader.worker import NOBODY, ChannelClosed, TimedOut, proc_files, read_frame, write_frame
 
 GRADER = Path(grader.__file__).resolve().parent
 # Environment of the worker: nothing of the instructor's, no hub, one thread per child.
@@ -128,7 +128,6 @@ class Worker:
 
     def start(self) -> None:
         """Start the worker and wait until it has imported everything."""
-        env = ENVIRONMENT if self.isolation.name != "bwrap" else {}
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 self.isolation.command,
@@ -136,7 +135,7 @@ class Worker:
                 stdout=subprocess.PIPE,
                 stderr=log,
                 start_new_session=True,  # its process group is ours to kill
-                env={**env, "PYTHONPATH": ""} if env else None,
+                env=None if self.isolation.name == "bwrap" else ENVIRONMENT,  # bwrap sets it
             )
         self.loaded = set()
         self._receive(time.monotonic() + 300)  # {"ready": True}
@@ -170,8 +169,8 @@ class Worker:
             return status, self._receive(deadline)
         except (ChannelClosed, OSError, wire.WireError) as error:
             self.stop()  # a worker that missed its own deadline or died is replaced
-            timed_out = str(error) == "timed out"
-            return {"status": "timed out" if timed_out else "crashed", "detail": str(error)}, b""
+            status = "timed out" if isinstance(error, TimedOut) else "crashed"
+            return {"status": status, "detail": str(error)}, b""
 
     def _receive(self, deadline: float) -> bytes:
         return read_frame(self.process.stdout.fileno(), wire.MAX_MESSAGE, deadline)
@@ -191,13 +190,8 @@ class Worker:
 def tasks_of(uid: int) -> int:
     """Threads the uid runs now, machine-wide: RLIMIT_NPROC counts them all."""
     count = 0
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                status = Path(entry.path, "status").read_text()
-            except OSError:
-                continue
-            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-            if int(fields["Uid"].split()[0]) == uid:
-                count += int(fields["Threads"])
+    for _, status in proc_files("status"):
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if int(fields["Uid"].split()[0]) == uid:
+            count += int(fields["Threads"])
     return count

@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 
 from grader import wire
@@ -39,6 +40,10 @@ class ChannelClosed(EOFError):
     """The other side closed the channel, sent too much, or ran out of time."""
 
 
+class TimedOut(ChannelClosed):
+    """The deadline passed before the whole frame arrived."""
+
+
 def read_frame(fd: int, limit: int, deadline: float | None = None) -> bytes:
     """One length-prefixed frame from a raw fd, within `limit` bytes and before `deadline`."""
     size = int.from_bytes(read_exact(fd, HEADER, deadline), "little")
@@ -48,12 +53,12 @@ def read_frame(fd: int, limit: int, deadline: float | None = None) -> bytes:
 
 
 def read_exact(fd: int, size: int, deadline: float | None) -> bytes:
-    """Exactly `size` bytes, or `ChannelClosed` (EOF, or the deadline passed: "timed out")."""
+    """Exactly `size` bytes, or `ChannelClosed` (EOF), or `TimedOut` (the deadline passed)."""
     chunks, left = [], size
     while left:
         wait = None if deadline is None else deadline - time.monotonic()
         if wait is not None and wait <= 0:
-            raise ChannelClosed("timed out")
+            raise TimedOut("timed out")
         if not select.select([fd], [], [], wait)[0]:
             continue
         chunk = os.read(fd, min(left, 1 << 20))
@@ -121,8 +126,7 @@ def run_child(request: dict, cases: dict, channel: tuple[int, int]) -> tuple[dic
     if os.getuid() == 0:
         os.chown(work, NOBODY, NOBODY)
     read_end, write_end = os.pipe()
-    started = time.monotonic()
-    deadline = started + limits["wall"]
+    deadline = time.monotonic() + limits["wall"]
     pid = os.fork()
     if pid == 0:  # the child: never returns
         for fd in (read_end, *channel):
@@ -131,24 +135,23 @@ def run_child(request: dict, cases: dict, channel: tuple[int, int]) -> tuple[dic
     os.close(write_end)
     try:
         # A frame, not EOF: a daemon that inherited the pipe cannot hold the result back.
-        result, reason = read_frame(read_end, limits["result"], deadline), None
+        result, failure = read_frame(read_end, limits["result"], deadline), None
     except ChannelClosed as closed:
-        result, reason = b"", str(closed)
+        result, failure = b"", closed
     os.close(read_end)
     code = wait_until(pid, deadline)
-    if code is None:
+    if code is None:  # still running: with a result it had finished, without one it ran out
         os.kill(pid, signal.SIGKILL)
         code = os.waitpid(pid, 0)[1]
-        reason = "timed out" if not result else None
+        failure = None if result else TimedOut()
     kill_descendants()
     shutil.rmtree(work, ignore_errors=True)
-    seconds = round(time.monotonic() - started, 3)
-    if reason == "timed out":
+    if isinstance(failure, TimedOut):
         return {"status": "timed out", "detail": f"no result in {limits['wall']} s"}, b""
-    if reason:
+    if failure:
         how = f"signal {os.WTERMSIG(code)}" if os.WIFSIGNALED(code) else f"status {code >> 8}"
         return {"status": "crashed", "detail": f"exited ({how}) without sending its result"}, b""
-    return {"status": "done", "seconds": seconds}, result
+    return {"status": "done"}, result
 
 
 def wait_until(pid: int, deadline: float) -> int | None:
@@ -174,15 +177,20 @@ def kill_descendants() -> None:
                 os.waitpid(pid, 0)
 
 
-def processes():
+def processes() -> Iterator[tuple[int, int]]:
     """(pid, parent pid) of every process this one can see in /proc."""
+    for pid, stat in proc_files("stat"):
+        yield pid, int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def proc_files(name: str) -> Iterator[tuple[int, str]]:
+    """(pid, text of /proc/<pid>/<name>) for every process whose file this one can read."""
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
             try:
-                stat = Path(entry.path, "stat").read_text()
+                yield int(entry.name), Path(entry.path, name).read_text()
             except OSError:
                 continue
-            yield int(entry.name), int(stat.rsplit(")", 1)[1].split()[1])
 
 
 def child(request: dict, cases: dict, work: Path, result_fd: int, limits: dict) -> None:
