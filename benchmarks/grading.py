@@ -19,10 +19,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests/kit/test_nbgrader.py's helpers hand the notebooks in
 
+from grader.autograde.demo import WRONG  # noqa: E402
+from grader.autograde.grade import grade_folder  # noqa: E402
 from grader.chapters import CHAPTERS  # noqa: E402
 from grader.course import build_course, nbgrader  # noqa: E402
-from grader.demo import WRONG  # noqa: E402
-from grader.grade import grade_folder  # noqa: E402
 from grader.zoo import ZOO  # noqa: E402
 from tests.kit.test_nbgrader import solution_sources, submit  # noqa: E402
 

@@ -96,7 +96,7 @@ def cmd_memory(args: argparse.Namespace) -> int:
 
 def cmd_grade(args: argparse.Namespace) -> int:
     """Grade submissions in sandboxed workers; write gradebook, CSV, feedback and a summary."""
-    from grader.grade import grade_folder
+    from grader.autograde.grade import grade_folder
 
     outcomes, isolation = grade_folder(
         Path(args.submissions),
@@ -115,8 +115,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Grade the kit's sample submissions: correct, partly wrong, stub and hostile."""
-    from grader.demo import write_samples
-    from grader.grade import grade_folder
+    from grader.autograde.demo import write_samples
+    from grader.autograde.grade import grade_folder
 
     out = Path(args.out)
     samples = write_samples(out / "submissions")
@@ -136,7 +136,7 @@ def summary(outcomes, isolation) -> int:
     """Print the table of outcomes; 1 if any submission could not be graded."""
     from rich.table import Table
 
-    from grader.grade import FLAGGED, GRADED
+    from grader.autograde.grade import FLAGGED, GRADED
 
     table = Table(title=f"kit grade ({isolation.describe()})")
     for column in ("student", "chapter", "score", "status", "reason"):

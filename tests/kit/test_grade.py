@@ -1,4 +1,4 @@
-"""`kit grade` against the adversarial corpus (grader/hostile/), the wire format and zips.
+"""`kit grade` against the adversarial corpus (grader/autograde/hostile/), the wire format and zips.
 
 Every hostile submission is the rmsnorm exercise with one attack appended (or, for the ones
 that bring their own `RMSNorm`, in place of the student's). Each must get no credit it did
@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from grader import registry, wire
+from grader import registry
+from grader.autograde import wire
+from grader.autograde.demo import HOSTILE, hostile_submission
+from grader.autograde.grade import CRASHED, FLAGGED, GRADED, TIMED_OUT, UNREADABLE, grade_folder
+from grader.autograde.sandbox import Limits, isolation
+from grader.autograde.worker import NOBODY
 from grader.chapters import EXERCISES, ROOT, SOLUTIONS
-from grader.demo import HOSTILE, hostile_submission
-from grader.grade import CRASHED, FLAGGED, GRADED, TIMED_OUT, UNREADABLE, grade_folder
-from grader.sandbox import Limits, isolation
-from grader.worker import NOBODY
 
 pytestmark = pytest.mark.slow
 TIMEOUT = 10  # seconds per submission: the loops and bombs run this long
@@ -121,7 +122,7 @@ def leftover_processes() -> list[str]:
             uid = int(Path(entry.path, "status").read_text().split("Uid:")[1].split()[0])
         except (OSError, IndexError):
             continue
-        if "grader.worker" in cmdline or (uid == NOBODY and os.getuid() in (0, NOBODY)):
+        if "grader.autograde.worker" in cmdline or (uid == NOBODY and os.getuid() in (0, NOBODY)):
             found.append(f"{entry.name}: {cmdline[:80]}")
     return found
 
@@ -223,7 +224,7 @@ def test_nothing_is_left_running_or_written(graded):
 
 def test_rerunning_grades_nothing_new_and_agrees(bwrap_run, monkeypatch):
     outcomes, _, _, _, folder, out = bwrap_run
-    from grader.grade import Grader
+    from grader.autograde.grade import Grader
 
     def refuse(self, submission):
         raise AssertionError(f"{submission.student} was graded again")

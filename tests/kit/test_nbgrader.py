@@ -9,10 +9,10 @@ import nbformat
 import pytest
 
 from grader import registry
+from grader.autograde.demo import WRONG
+from grader.autograde.grade import grade_folder
 from grader.chapters import CHAPTERS, SOLUTIONS, load_chapter
 from grader.course import build_course, nbgrader
-from grader.demo import WRONG
-from grader.grade import grade_folder
 from grader.runner import run_item
 from grader.zoo import ZOO
 

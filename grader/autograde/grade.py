@@ -24,12 +24,13 @@ from queue import Queue
 
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
-from grader import registry, wire
+from grader import registry
+from grader.autograde import wire
+from grader.autograde.sandbox import Isolation, Limits, Worker
+from grader.autograde.submissions import Submission
 from grader.chapters import CHAPTERS
 from grader.registry import CheckFailed, Item
 from grader.runner import plain, quiet_transformers
-from grader.sandbox import Isolation, Limits, Worker
-from grader.submissions import Submission
 
 # A submission's statuses; every one but `graded` and `flagged` makes `kit grade` exit 1.
 GRADED, FLAGGED = "graded", "flagged for review"
@@ -210,7 +211,7 @@ class Grader:
 def kit_fingerprint() -> str:
     """A hash of the kit's grading code: a new kit version regrades everything."""
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.rglob("*.py")):
+    for path in sorted(Path(__file__).parent.parent.rglob("*.py")):  # all of grader/
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -308,9 +309,9 @@ def grade_folder(
     """Everything `kit grade` does, short of printing the summary."""
     from rich.progress import Progress
 
-    from grader.gradebook import write_autograded, write_gradebook
-    from grader.sandbox import isolation as best_isolation
-    from grader.submissions import ZIP_REGEXP, collect
+    from grader.autograde.gradebook import write_autograded, write_gradebook
+    from grader.autograde.sandbox import isolation as best_isolation
+    from grader.autograde.submissions import ZIP_REGEXP, collect
 
     course = course_of(submissions)
     out = out or (course / "kit" if course else Path("kit-grades"))

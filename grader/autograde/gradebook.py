@@ -14,9 +14,9 @@ from pathlib import Path
 import nbformat
 
 from grader import registry
+from grader.autograde.grade import FLAGGED, GRADED, Outcome
+from grader.autograde.submissions import Submission
 from grader.course import COURSE_ID
-from grader.grade import FLAGGED, GRADED, Outcome
-from grader.submissions import Submission
 
 
 def write_gradebook(db_url: str, outcomes: list[Outcome]) -> int:

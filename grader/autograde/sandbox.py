@@ -1,4 +1,4 @@
-"""The grader's handle on a sandboxed worker (`grader.worker`): how it is confined and started.
+"""The grader's handle on a sandboxed worker (`autograde.worker`): how it is confined and started.
 
 With bubblewrap (`bwrap`, Debian's package `bubblewrap`), the worker sees a read-only copy of
 just the system, Python and the kit's `grader` package (no course directory, no solutions, no
@@ -22,8 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import grader
-from grader import wire
-from grader.worker import NOBODY, ChannelClosed, TimedOut, proc_files, read_frame, write_frame
+from grader.autograde import wire
+from grader.autograde.worker import (
+    NOBODY,
+    ChannelClosed,
+    TimedOut,
+    proc_files,
+    read_frame,
+    write_frame,
+)
 
 GRADER = Path(grader.__file__).resolve().parent
 # Environment of the worker: nothing of the instructor's, no hub, one thread per child.
@@ -90,7 +97,7 @@ def bwrap_command(limits: Limits) -> tuple[str, ...]:
         command += ["--ro-bind", path, path]
     for name, value in ENVIRONMENT.items():
         command += ["--setenv", name, value]
-    return (*command, sys.executable, "-I", "-m", "grader.worker")
+    return (*command, sys.executable, "-I", "-m", "grader.autograde.worker")
 
 
 def isolation(limits: Limits, allow_bwrap: bool = True) -> Isolation:
@@ -114,7 +121,7 @@ def isolation(limits: Limits, allow_bwrap: bool = True) -> Isolation:
         "writing files the grader's user can write (the gradebook)" if os.getuid() else "",
         "filling the disk with many files",
     )
-    command = (sys.executable, "-I", "-m", "grader.worker")
+    command = (sys.executable, "-I", "-m", "grader.autograde.worker")
     return Isolation(f"separate process ({unavailable})", command, tuple(c for c in cannot if c))
 
 

@@ -1,7 +1,7 @@
 """The sandboxed side of `kit grade`: a pre-warmed process that forks one child per submission.
 
-`python -I -m grader.worker` imports torch, transformers, peft and the checks once, then
-answers requests on stdin/stdout (frames of `grader.wire` messages):
+`python -I -m grader.autograde.worker` imports torch, transformers, peft and the checks once, then
+answers requests on stdin/stdout (frames of `grader.autograde.wire` messages):
 
 - `{"kind": "cases", "chapter", "cases": {grade_id: [case, ...]}}` stores the cases that the
   grader drew; the children inherit them;
@@ -29,7 +29,7 @@ import traceback
 from collections.abc import Iterator
 from pathlib import Path
 
-from grader import wire
+from grader.autograde import wire
 
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 1, 4, 36
 NOBODY = 65534

@@ -2,7 +2,7 @@
 
 Nothing is copied: ada hands in the solutions, grace the solutions with one zoo bug per
 chapter, linus the untouched exercises, and mallory the exercises with a hostile snippet from
-`grader/hostile/` in a few chapters.
+`grader/autograde/hostile/` in a few chapters.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def write_samples(target: Path) -> Path:
 
 
 def hostile_submission(base: str, attack: str, **placeholders: str) -> str:
-    """A chapter file with an attack from grader/hostile/ appended; `__NAME__` filled in."""
+    """A chapter file with an attack from `hostile/` appended; `__NAME__` filled in."""
     text = (HOSTILE / f"{attack}.py").read_text()
     for name, value in placeholders.items():
         text = text.replace(f"__{name.upper()}__", value)
