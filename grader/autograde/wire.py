@@ -17,6 +17,8 @@ import torch
 from safetensors.torch import load, save
 
 MAX_MESSAGE = 256 * 2**20  # bytes: far above any probe's output, far below a memory bomb
+MAX_DEPTH = 32  # nesting of lists, tuples and dicts: a probe's output is a few levels deep
+MAX_NODES = 100_000  # JSON values in one message (tensors carry the bulk)
 
 
 class WireError(ValueError):
@@ -63,9 +65,15 @@ def decode(blob: bytes) -> Any:
     except Exception as error:  # safetensors and json raise several types on garbage
         raise WireError(f"not a message: {type(error).__name__}") from None
 
-    def unpack(v: Any) -> Any:
+    nodes = 0
+
+    def unpack(v: Any, depth: int = 0) -> Any:
+        nonlocal nodes
+        nodes += 1
+        if depth > MAX_DEPTH or nodes > MAX_NODES:
+            raise WireError(f"message deeper than {MAX_DEPTH} or over {MAX_NODES} values")
         if isinstance(v, list):
-            return [unpack(x) for x in v]
+            return [unpack(x, depth + 1) for x in v]
         if not isinstance(v, dict):
             return v
         if set(v) == {"$tensor"}:
@@ -73,15 +81,17 @@ def decode(blob: bytes) -> Any:
         if set(v) == {"$dtype"}:
             dtype = getattr(torch, str(v["$dtype"]), None)
             if not isinstance(dtype, torch.dtype):
-                raise WireError(f"unknown dtype {v['$dtype']!r}")
+                raise WireError("unknown dtype")
             return dtype
         if set(v) == {"$tuple"}:
-            return tuple(unpack(x) for x in v["$tuple"])
+            return tuple(unpack(x, depth + 1) for x in v["$tuple"])
         if set(v) == {"$float"}:
             return float(v["$float"])
-        return {k: unpack(x) for k, x in v.items()}
+        return {k: unpack(x, depth + 1) for k, x in v.items()}
 
     try:
         return unpack(tree)
-    except (KeyError, TypeError) as error:
+    except WireError:
+        raise
+    except Exception as error:  # a forged value ({"$float": "x"}, a bad key): a bad message
         raise WireError(f"malformed message: {type(error).__name__}") from None
