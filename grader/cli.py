@@ -96,20 +96,24 @@ def cmd_memory(args: argparse.Namespace) -> int:
 
 def cmd_grade(args: argparse.Namespace) -> int:
     """Grade submissions in sandboxed workers; write gradebook, CSV, feedback and a summary."""
-    from grader.autograde.grade import grade_folder
+    from grader.autograde.grade import UsageError, grade_folder
 
-    outcomes, isolation = grade_folder(
-        Path(args.submissions),
-        out=Path(args.out) if args.out else None,
-        db_url=args.db_url,
-        jobs=args.jobs,
-        force=args.force,
-        examples=args.examples,
-        timeout=args.timeout,
-        zip_regexp=args.zip_regexp,
-        allow_bwrap=not args.no_bwrap,
-        console=console,
-    )
+    try:
+        outcomes, isolation = grade_folder(
+            Path(args.submissions),
+            out=Path(args.out) if args.out else None,
+            db_url=args.db_url,
+            jobs=args.jobs,
+            force=args.force,
+            examples=args.examples,
+            timeout=args.timeout,
+            zip_regexp=args.zip_regexp,
+            allow_bwrap=not args.no_bwrap,
+            console=console,
+        )
+    except UsageError as error:
+        console.print(f"kit grade: {error}", markup=False, highlight=False, soft_wrap=True)
+        return 2
     return summary(outcomes, isolation)
 
 
@@ -135,8 +139,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def summary(outcomes, isolation) -> int:
     """Print the table of outcomes; 1 if any submission could not be graded."""
     from rich.table import Table
+    from rich.text import Text
 
-    from grader.autograde.grade import FLAGGED, GRADED
+    from grader.autograde.grade import FLAGGED, GRADED, clip
 
     table = Table(title=f"kit grade ({isolation.describe()})")
     for column in ("student", "chapter", "score", "status", "reason"):
@@ -144,8 +149,17 @@ def summary(outcomes, isolation) -> int:
     for o in outcomes:
         style = {GRADED: "", FLAGGED: "yellow"}.get(o.status, "red")
         score = f"{o.score:g} / {o.max_score}"
-        table.add_row(o.student, o.chapter, score, o.status, o.reason, style=style)
+        cells = (o.student, o.chapter, score, o.status, clip(o.reason))
+        table.add_row(*map(Text, cells), style=style)  # Text: a student's `[/]` is no markup
     console.print(table)
+    reused = [f"{o.student}/{o.chapter}" for o in outcomes if o.reused]
+    if reused:
+        shown = ", ".join(reused[:10]) + (
+            f" and {len(reused) - 10} more" if len(reused) > 10 else ""
+        )
+        console.print(
+            Text(f"skipped {len(reused)} unchanged since the last run (--force regrades): {shown}")
+        )
     failed = [o for o in outcomes if o.status not in (GRADED, FLAGGED)]
     if failed:
         console.print(f"[red]{len(failed)} submission(s) could not be graded: see the table[/]")

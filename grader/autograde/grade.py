@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import html
 import json
 import os
+import re
 import secrets
 import threading
 import warnings
@@ -35,6 +37,7 @@ from grader.runner import plain, quiet_transformers
 # A submission's statuses; every one but `graded` and `flagged` makes `kit grade` exit 1.
 GRADED, FLAGGED = "graded", "flagged for review"
 UNREADABLE, TIMED_OUT, CRASHED = "unreadable", "timed out", "crashed"
+MAX_TEXT = 300  # characters of any text a student controls (reasons, echoed errors)
 
 
 @dataclass
@@ -57,6 +60,7 @@ class Outcome:
     reason: str = ""
     items: list[ItemResult] = field(default_factory=list)
     digest: str = ""
+    reused: bool = False  # unchanged since the last run: not graded again
 
     @property
     def score(self) -> float:
@@ -216,6 +220,46 @@ def kit_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
+def grade_safely(grader: Grader, submission: Submission) -> Outcome:
+    """Grade one submission; whatever goes wrong becomes its status, never the whole run's."""
+    try:
+        outcome = grader.grade(submission)
+    except Exception as error:  # a bug or a surprise: it must not cost the other students
+        outcome = Outcome(submission.student, submission.chapter, CRASHED)
+        outcome.reason = f"the grader failed on {submission.path.name}: {describe(error)}"
+    outcome.reason = clip(outcome.reason)
+    for item in outcome.items:
+        item.message = clip(in_notebook(submission, item.message))
+    return outcome
+
+
+NOT_WRITTEN = re.compile(r"(?P<name>\S+) is not written yet \(it raises NotImplementedError\)")
+
+
+def in_notebook(submission: Submission, message: str) -> str:
+    """A stub's hint that points into the notebook handed in, not at a `.py` it never saw."""
+    found = NOT_WRITTEN.match(message)
+    if not found or submission.path.suffix != ".ipynb":
+        return message
+    defines = re.compile(rf"^\s*(def|class) {re.escape(found['name'].split('.')[0])}\b", re.M)
+    cells = [
+        grade_id for grade_id, code in submission.solution_cells.items() if defines.search(code)
+    ]
+    cell = f"the solution cell {cells[0]} of " if cells else ""
+    return f"{found[0]}: write it in {cell}{submission.path.name}"
+
+
+def describe(error: BaseException) -> str:
+    """`Type: message`, on one line."""
+    return clip(f"{type(error).__name__}: {error}")
+
+
+def clip(text: object, limit: int = MAX_TEXT) -> str:
+    """One line of at most `limit` characters: control characters become spaces."""
+    line = "".join(c if c.isprintable() else " " for c in str(text))
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
 def run(
     submissions: list[Submission],
     grader: Grader,
@@ -236,7 +280,7 @@ def run(
     grader.prepare({s.chapter for _, s in todo if s.chapter in CHAPTERS})
     progress(len(outcomes))  # the reused ones
     with ThreadPoolExecutor(grader.jobs) as pool:
-        futures = {number: pool.submit(grader.grade, s) for number, s in todo}
+        futures = {number: pool.submit(grade_safely, grader, s) for number, s in todo}
         for number, future in futures.items():
             outcomes[number] = future.result()
             progress(1)
@@ -246,7 +290,7 @@ def run(
 def outcome_from_dict(data: dict) -> Outcome:
     """An Outcome from the state file."""
     items = [ItemResult(**item) for item in data.get("items", [])]
-    return Outcome(**{**data, "items": items})
+    return Outcome(**{**data, "items": items, "reused": True})
 
 
 def load_state(directory: Path) -> dict[str, dict]:
@@ -257,7 +301,7 @@ def load_state(directory: Path) -> dict[str, dict]:
 
 def save_state(directory: Path, outcomes: list[Outcome]) -> None:
     """Keep the outcomes so that a rerun grades only new or changed submissions."""
-    state = {f"{o.student}/{o.chapter}": asdict(o) for o in outcomes}
+    state = {f"{o.student}/{o.chapter}": asdict(o) | {"reused": False} for o in outcomes}
     tmp = directory / "state.json.tmp"
     tmp.write_text(json.dumps(state, indent=1))
     os.replace(tmp, directory / "state.json")
@@ -269,29 +313,57 @@ def write_csv(path: Path, outcomes: list[Outcome]) -> None:
         writer = csv.writer(f)
         writer.writerow(["student_id", "assignment", "score", "max_score", "status", "reason"])
         for o in outcomes:
-            writer.writerow([o.student, o.chapter, o.score, o.max_score, o.status, o.reason])
+            row = [o.student, o.chapter, o.score, o.max_score, o.status, clip(o.reason)]
+            writer.writerow([csv_cell(cell) for cell in row])
+
+
+def csv_cell(value: object) -> object:
+    """A cell no spreadsheet reads as a formula: text starting with = + - @ tab or CR is quoted."""
+    if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")):
+        return "'" + value
+    return value
+
+
+def markdown(text: object) -> str:
+    """Student-controlled text as literal Markdown: no HTML, link, image or emphasis."""
+    return re.sub(r"([\\`*_\[\]|!~#])", r"\\\1", html.escape(clip(text), quote=False))
 
 
 def write_feedback(directory: Path, outcomes: list[Outcome]) -> list[Path]:
-    """Per student and chapter, a Markdown page: each item's points and the hint if it failed."""
+    """Per student and chapter, a Markdown page: each item's points and the hint if it failed.
+
+    A page that cannot be written makes that submission `crashed`, and the others go on.
+    """
     written = []
     for o in outcomes:
         if o.chapter not in CHAPTERS:
             continue
         path = directory / "feedback" / o.student / f"{o.chapter}.md"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        titles = {item.grade_id: item.title for item in registry.items(o.chapter)}
-        lines = [f"# {o.chapter}: {o.score:g} / {o.max_score}", ""]
-        if o.status != GRADED:
-            lines += [f"Status: {o.status}. {o.reason}", ""]
-        for item in o.items:
-            mark = "✓" if not item.message else "✗"
-            lines.append(f"- {mark} {titles[item.grade_id]} ({item.points:g}/{item.max_points})")
-            if item.message:
-                lines.append(f"  - {item.message}")
-        path.write_text("\n".join(lines) + "\n")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(feedback_page(o))
+        except Exception as error:  # a name the filesystem refuses, a full disk
+            o.status, o.reason = (
+                CRASHED,
+                clip(f"its feedback could not be written: {describe(error)}"),
+            )
+            continue
         written.append(path)
     return written
+
+
+def feedback_page(o: Outcome) -> str:
+    """The Markdown feedback of one outcome; every text a student controls is escaped."""
+    titles = {item.grade_id: item.title for item in registry.items(o.chapter)}
+    lines = [f"# {o.chapter}: {o.score:g} / {o.max_score}", ""]
+    if o.status != GRADED:
+        lines += [f"Status: {o.status}. {markdown(o.reason)}", ""]
+    for item in o.items:
+        mark = "✓" if not item.message else "✗"
+        lines.append(f"- {mark} {titles[item.grade_id]} ({item.points:g}/{item.max_points})")
+        if item.message:
+            lines.append(f"  - {markdown(item.message)}")
+    return "\n".join(lines) + "\n"
 
 
 def grade_folder(
@@ -313,6 +385,7 @@ def grade_folder(
     from grader.autograde.sandbox import isolation as best_isolation
     from grader.autograde.submissions import ZIP_REGEXP, collect
 
+    refuse_folder(submissions)
     course = course_of(submissions)
     out = out or (course / "kit" if course else Path("kit-grades"))
     out.mkdir(parents=True, exist_ok=True)
@@ -332,15 +405,40 @@ def grade_folder(
             outcomes = run(found, grader, load_state(out), force, advance)
     finally:
         grader.close()
-    save_state(out, outcomes)
-    write_gradebook(db_url, outcomes)
-    write_csv(out / "grades.csv", outcomes)
+    # Per-submission writers first (a failure there is that submission's status), then the
+    # files for everyone, the gradebook last: CSV and state are written whatever it does.
     write_feedback(out, outcomes)
     if course:
         for submission, outcome in zip(found, outcomes, strict=True):
             if outcome.status in (GRADED, FLAGGED) and submission.path.suffix == ".ipynb":
-                write_autograded(course, submission, outcome)
+                try:
+                    write_autograded(course, submission, outcome)
+                except Exception as error:
+                    outcome.status = CRASHED
+                    outcome.reason = (
+                        f"its autograded notebook could not be written: {describe(error)}"
+                    )
+    save_state(out, outcomes)
+    write_csv(out / "grades.csv", outcomes)
+    write_gradebook(db_url, outcomes)
     return outcomes, isolation
+
+
+class UsageError(ValueError):
+    """Input that `kit grade` cannot start on: the message names the fix."""
+
+
+def refuse_folder(submissions: Path) -> None:
+    """Check the submissions folder before anything is written."""
+    if not submissions.exists():
+        raise UsageError(f"{submissions}: no such folder; give the folder of submissions to grade")
+    if not submissions.is_dir():
+        raise UsageError(f"{submissions} is a file; give the folder that holds the submissions")
+    if not any(p.is_dir() or p.suffix == ".zip" for p in submissions.iterdir()):
+        raise UsageError(
+            f"{submissions} holds no submissions: expected student folders, LMS .zip files "
+            "or an nbgrader submitted/ folder"
+        )
 
 
 def course_of(submissions: Path) -> Path | None:

@@ -8,7 +8,11 @@ output set to the check's verdict, which `nbgrader generate_feedback` renders.
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
@@ -24,7 +28,11 @@ def write_gradebook(db_url: str, outcomes: list[Outcome]) -> int:
     from nbgrader.api import Gradebook, MissingEntry
 
     written = 0
-    with Gradebook(db_url, course_id=COURSE_ID) as gradebook, warnings.catch_warnings():
+    with (
+        own_scripts_on_path(),
+        Gradebook(db_url, course_id=COURSE_ID) as gradebook,
+        warnings.catch_warnings(),
+    ):
         warnings.simplefilter("ignore")  # SQLAlchemy's autoflush notes from inside nbgrader
         for chapter in sorted({o.chapter for o in outcomes if o.status in (GRADED, FLAGGED)}):
             gradebook.update_or_create_assignment(chapter)
@@ -53,6 +61,19 @@ def write_gradebook(db_url: str, outcomes: list[Outcome]) -> int:
             gradebook.db.commit()
             written += 1
     return written
+
+
+@contextmanager
+def own_scripts_on_path() -> Iterator[None]:
+    """Put this interpreter's scripts (its `alembic`) first on PATH for the block."""
+    # nbgrader runs `alembic` from PATH, which lacks the virtualenv's bin/ when
+    # `.venv/bin/kit` runs without the virtualenv activated (pipx, scripts, cron).
+    before = os.environ.get("PATH", "")
+    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), before])
+    try:
+        yield
+    finally:
+        os.environ["PATH"] = before
 
 
 def write_autograded(course: Path, submission: Submission, outcome: Outcome) -> Path:
