@@ -227,7 +227,7 @@ def grade_safely(grader: Grader, submission: Submission) -> Outcome:
     except Exception as error:  # a bug or a surprise: it must not cost the other students
         outcome = Outcome(submission.student, submission.chapter, CRASHED)
         outcome.reason = f"the grader failed on {submission.path.name}: {describe(error)}"
-    outcome.reason = clip(outcome.reason)
+    outcome.reason = clip("; ".join(filter(None, [outcome.reason, submission.note])))
     for item in outcome.items:
         item.message = clip(in_notebook(submission, item.message))
     return outcome

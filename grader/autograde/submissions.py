@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import os
+import re
 import stat
 import tempfile
 import zipfile
@@ -31,8 +33,16 @@ from grader.chapters import CHAPTERS, EXERCISES
 
 MAX_SOURCE = 2 * 2**20  # bytes of a .py submission
 MAX_NOTEBOOK = 20 * 2**20  # bytes of a notebook (outputs included)
+MAX_CELLS = 2000  # cells of a notebook, counted before parsing: a chapter has a few dozen
 MAX_ARCHIVE = 200 * 2**20  # bytes extracted from one zip
-ZIP_REGEXP = r".*_(?P<student_id>\w+)_attempt_(?P<timestamp>[0-9\-]+)_(?P<file_id>\w+)"
+MAX_MEMBERS = 1000  # files in one zip
+# nbgrader's documented pattern, but no part may span an `_attempt_`: a file name that holds
+# two (`x_ada_attempt_1_bob_attempt_2_rmsnorm.py`) matches nothing and is refused.
+ZIP_REGEXP = (
+    r"(?:(?!_attempt_).)*_(?P<student_id>(?:(?!_attempt_)\w)+)"
+    r"_attempt_(?P<timestamp>[0-9\-]+)_(?P<file_id>(?:(?!_attempt_)\w)+)\.(?:py|ipynb)$"
+)
+STUDENT = re.compile(r"\w[\w.@+-]{0,99}")  # a student id that is safe as a folder name
 # Imports that hand a submission the answers: flagged for a human to look at.
 FLAGGED_MODULES = ("transformers", "peft", "grader", "solutions")
 
@@ -48,6 +58,8 @@ class Submission:
     problem: str | None = None  # why it is unreadable
     flags: list[str] = field(default_factory=list)
     solution_cells: dict[str, str] = field(default_factory=dict)  # grade_id -> source
+    note: str = ""  # what the instructor should know (which of several files was graded)
+    mtime: float = 0.0
 
     @property
     def digest(self) -> str:
@@ -56,25 +68,22 @@ class Submission:
 
 
 def collect(root: Path, zip_regexp: str = ZIP_REGEXP, scratch: Path | None = None) -> list:
-    """Every submission under `root`, in a stable order; zips are extracted into `scratch`."""
+    """One submission per (student, chapter) under `root`, in a stable order.
+
+    The student is who handed in: the zip's name, or the folder's, never a path inside it.
+    No symlink or hard link on the way to a file is followed; each is refused, and says so.
+    """
     root = Path(root)
     archives = sorted(root.glob("*.zip"))
     if archives:
         scratch = Path(scratch or tempfile.mkdtemp(prefix="kit-zips-"))
-        return sorted(from_archives(archives, zip_regexp, scratch), key=_order)
-    found = []
-    for student in sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink()):
-        files = [student / f"{c}{ext}" for c in CHAPTERS for ext in (".py", ".ipynb")]
-        files += [student / c / f"{c}{ext}" for c in CHAPTERS for ext in (".py", ".ipynb")]
-        present = [f for f in files if f.is_file() or f.is_symlink()]
-        if not present:
-            found.append(Submission(student.name, "?", student, problem="no chapter files found"))
-        by_chapter = {}
-        for path in present:  # a notebook wins over a .py of the same chapter
-            if path.suffix == ".ipynb" or path.stem not in by_chapter:
-                by_chapter[path.stem] = path
-        found += [read(student.name, c, p) for c, p in by_chapter.items()]
-    return sorted(found, key=_order)
+        found = from_archives(archives, zip_regexp, scratch)
+    else:
+        found = []
+        for entry in sorted(root.iterdir()):
+            if entry.is_dir() or entry.is_symlink():
+                found += from_folder(root, entry.name)
+    return sorted(one_per_chapter(found), key=_order)
 
 
 def _order(submission: Submission) -> tuple:
@@ -82,30 +91,117 @@ def _order(submission: Submission) -> tuple:
     return submission.student, chapter
 
 
-def from_archives(archives: list[Path], zip_regexp: str, scratch: Path) -> list[Submission]:
-    """Extract each archive safely, then name its files with nbgrader's collector plugin."""
-    from nbgrader.plugins.zipcollect import FileNameCollectorPlugin
+def student_name(name: str) -> tuple[str, str | None]:
+    """The student id to use, and why it cannot be used (a name that is unsafe as a folder)."""
+    if STUDENT.fullmatch(name):
+        return name, None
+    return ascii(name)[:60], "not a usable student id (letters, digits and _ . @ + - only)"
 
-    collector = FileNameCollectorPlugin(named_regexp=zip_regexp, valid_ext=[".ipynb", ".py"])
+
+def from_folder(root: Path, name: str) -> list[Submission]:
+    """A student folder's chapters: `<chapter>.py|.ipynb`, or the same inside `<chapter>/`."""
+    student, problem = student_name(name)
+    if problem or os.path.islink(root / name):
+        why = problem or f"{name} -> {os.readlink(root / name)} is a symlink: refused"
+        return [Submission(student, "?", root / name, problem=why)]
+    found = []
+    for chapter in CHAPTERS:
+        names = [f"{chapter}{ext}" for ext in (".py", ".ipynb")]
+        names += [f"{chapter}/{n}" for n in names]
+        present = [n for n in names if os.path.lexists(root / name / n)]
+        if present:
+            candidates = [read(student, chapter, root, f"{name}/{n}") for n in present]
+            found.append(latest(candidates))
+    if not found:
+        found.append(Submission(student, "?", root / name, problem="no chapter files found"))
+    return found
+
+
+def latest(candidates: list[Submission]) -> Submission:
+    """nbgrader's rule for several files of one chapter: the latest; a refused one wins."""
+    refused = [c for c in candidates if c.problem]
+    if refused or len(candidates) == 1:
+        return (refused or candidates)[0]
+    # by time, then a notebook over a .py (a paired notebook and its .py are saved together)
+    chosen = max(candidates, key=lambda c: (c.mtime, c.path.suffix == ".ipynb"))
+    chosen.note = (
+        f"{len(candidates)} files for {chosen.chapter}: graded the latest, {chosen.path.name}"
+    )
+    return chosen
+
+
+def one_per_chapter(found: list[Submission]) -> list[Submission]:
+    """Never two outcomes for one (student, chapter): problems of the same key are merged."""
+    merged: dict[tuple[str, str], Submission] = {}
+    for submission in found:
+        key = (submission.student, submission.chapter)
+        if key not in merged:
+            merged[key] = submission
+        else:
+            first = merged[key]
+            problems = [first.problem or f"{first.path.name} was graded", submission.problem]
+            first.problem, first.source = "; ".join(p for p in problems if p), None
+    return list(merged.values())
+
+
+def from_archives(archives: list[Path], zip_regexp: str, scratch: Path) -> list[Submission]:
+    """Each archive is one student's, by its name; its files named as `zip_collect` does."""
     found = []
     for number, archive in enumerate(archives):
+        student, problem = student_name(archive.stem)
         target = scratch / str(number)
-        problem = extract(archive, target)
+        problem = problem or extract(archive, target)
         if problem:
-            found.append(Submission(archive.stem, "?", archive, problem=problem))
+            found.append(Submission(student, "?", archive, problem=problem))
+        else:
+            found += from_archive(student, archive, target, re.compile(zip_regexp))
+    return found
+
+
+def from_archive(student: str, archive: Path, target: Path, regexp: re.Pattern) -> list[Submission]:
+    """The chapters in one extracted archive; a file not clearly this student's is refused."""
+    chapters: dict[str, list[tuple[str, str]]] = {}  # chapter -> [(timestamp, relative path)]
+    refused = []
+    for path in sorted(p for p in target.rglob("*") if p.suffix in (".py", ".ipynb")):
+        name = path.relative_to(target).as_posix()
+        info = regexp.match(path.name)
+        if not info or "student_id" not in regexp.groupindex or "file_id" not in regexp.groupindex:
+            refused.append(f"{name} (does not match --zip-regexp)")
+        elif info["student_id"] != student:
+            refused.append(f"{name} (names another student, {info['student_id']})")
+        elif info["file_id"] in CHAPTERS:
+            stamp = info.groupdict().get("timestamp") or ""
+            chapters.setdefault(info["file_id"], []).append((stamp, name))
+    found = []
+    for chapter, files in chapters.items():
+        files.sort()
+        if len(files) > 1 and files[-1][0] == files[-2][0]:
+            both = ", ".join(name for _, name in files[-2:])
+            found.append(Submission(student, chapter, archive, problem=f"ambiguous: {both}"))
             continue
-        for path in sorted(p for p in target.rglob("*") if p.is_file()):
-            info = collector.collect(str(path)) if path.suffix in (".ipynb", ".py") else None
-            if info and info["file_id"] in CHAPTERS:
-                found.append(read(info["student_id"], info["file_id"], path))
+        submission = read(student, chapter, target, files[-1][1])
+        if len(files) > 1 and not submission.problem:
+            submission.note = (
+                f"{len(files)} attempts at {chapter}: graded the latest, {files[-1][0]}"
+            )
+        found.append(submission)
+    if refused or not found:
+        why = "refused " + "; ".join(refused) if refused else "no chapter file in the zip"
+        found.append(Submission(student, "?", archive, problem=f"{archive.name}: {why}"))
     return found
 
 
 def extract(archive: Path, target: Path) -> str | None:
-    """Extract a zip, refusing links, absolute or `..` paths and oversized contents."""
+    """Extract a zip, refusing links, `..` or absolute paths, repeated names, oversized contents."""
     try:
-        with zipfile.ZipFile(archive) as zipped:
+        with (
+            os.fdopen(open_plain(archive.parent, archive.name), "rb") as raw,
+            zipfile.ZipFile(raw) as zipped,
+        ):
             members = zipped.infolist()
+            names = [m.filename for m in members]
+            if len(members) > MAX_MEMBERS or len(set(names)) < len(names):
+                return f"{archive.name}: over {MAX_MEMBERS} files, or one name twice"
             for member in members:
                 name = Path(member.filename)
                 if name.is_absolute() or ".." in name.parts:
@@ -115,34 +211,71 @@ def extract(archive: Path, target: Path) -> str | None:
             if sum(m.file_size for m in members) > MAX_ARCHIVE:
                 return "the zip unpacks to more than 200 MB"
             zipped.extractall(target)
-    except (zipfile.BadZipFile, OSError, ValueError) as error:
-        return f"not a readable zip ({type(error).__name__})"
+    except Refused as refusal:
+        return str(refusal)
+    except Exception as error:  # zipfile raises several types on garbage
+        return f"{archive.name}: not a readable zip ({type(error).__name__})"
     return None
 
 
-def read(student: str, chapter: str, path: Path) -> Submission:
-    """Read one file into a submission (never following symlinks), and scan it."""
-    submission = Submission(student, chapter, path)
-    if path.is_symlink():
-        submission.problem = "is a symlink, not a file"
-        return submission
-    limit = MAX_NOTEBOOK if path.suffix == ".ipynb" else MAX_SOURCE
-    if path.stat().st_size > limit:
-        submission.problem = f"larger than {limit // 2**20} MB"
-        return submission
+class Refused(OSError):
+    """A link, or not a plain file, on the way to a submission."""
+
+
+def open_plain(root: Path, relative: str) -> int:
+    """A read-only fd of `root/relative`, refusing a symlink at any component or a hard link."""
+    parts = relative.split("/")
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        text = path.read_text(encoding="utf-8")
+        for number, part in enumerate(parts):
+            last = number == len(parts) - 1
+            flags = os.O_RDONLY | os.O_NOFOLLOW | (os.O_NONBLOCK if last else os.O_DIRECTORY)
+            if stat.S_ISLNK(os.stat(part, dir_fd=fd, follow_symlinks=False).st_mode):
+                link = "/".join(parts[: number + 1])
+                raise Refused(f"{link} -> {os.readlink(part, dir_fd=fd)} is a symlink: refused")
+            opened = os.open(part, flags, dir_fd=fd)  # O_NOFOLLOW: a link swapped in fails
+            os.close(fd)
+            fd = opened
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise Refused(f"{relative} is not a plain file: refused")
+        if info.st_nlink > 1:  # it may be another student's file, or the kit's
+            raise Refused(f"{relative} is a hard link ({info.st_nlink} names): refused")
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read(student: str, chapter: str, root: Path, relative: str) -> Submission:
+    """Read `root/relative` into a submission (never through a link), parse it, and scan it.
+
+    Every failure, a parser's RecursionError or MemoryError included, makes it unreadable.
+    """
+    path = root / relative
+    submission = Submission(student, chapter, path)
+    try:
+        limit = MAX_NOTEBOOK if path.suffix == ".ipynb" else MAX_SOURCE
+        with os.fdopen(open_plain(root, relative), "rb") as f:
+            submission.mtime = os.fstat(f.fileno()).st_mtime
+            data = f.read(limit + 1)
+        if len(data) > limit:
+            raise Refused(f"{relative} is larger than {limit // 2**20} MB")
+        text = data.decode("utf-8")
         if path.suffix == ".ipynb":
+            if text.count('"cell_type"') > MAX_CELLS:
+                raise Refused(f"{relative} has more than {MAX_CELLS} cells")
             submission.solution_cells = solution_cells(text)
             submission.source = module_source(chapter, submission.solution_cells)
-            scanned = submission.solution_cells.values()
+            scanned = list(submission.solution_cells.values())
         else:
             submission.source, scanned = text, [text]
-    except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as error:
-        submission.problem = f"not a readable {path.suffix} file ({type(error).__name__})"
-        return submission
-    allowed = allowed_imports(chapter)
-    submission.flags = [flag for code in scanned for flag in scan(code, allowed)]
+        submission.flags = [f for code in scanned for f in scan(code, allowed_imports(chapter))]
+    except Refused as refusal:
+        submission.problem, submission.source = str(refusal), None
+    except Exception as error:  # RecursionError, MemoryError, a malformed notebook: its own
+        why = f"not a readable {path.suffix} file ({type(error).__name__})"
+        submission.problem, submission.source = f"{relative}: {why}", None
     return submission
 
 
