@@ -167,7 +167,7 @@ def from_archive(student: str, archive: Path, target: Path, regexp: re.Pattern) 
         info = regexp.match(path.name)
         if not info or "student_id" not in regexp.groupindex or "file_id" not in regexp.groupindex:
             refused.append(f"{name} (does not match --zip-regexp)")
-        elif info["student_id"] != student:
+        elif info["student_id"] != student and not name_ends(path.name, info, student):
             refused.append(f"{name} (names another student, {info['student_id']})")
         elif info["file_id"] in CHAPTERS:
             stamp = info.groupdict().get("timestamp") or ""
@@ -189,6 +189,12 @@ def from_archive(student: str, archive: Path, target: Path, regexp: re.Pattern) 
         why = "refused " + "; ".join(refused) if refused else "no chapter file in the zip"
         found.append(Submission(student, "?", archive, problem=f"{archive.name}: {why}"))
     return found
+
+
+def name_ends(name: str, info: re.Match, student: str) -> bool:
+    """Does the file's student part end in `_<student>`, as ada_lee's `hw_ada_lee_attempt_...`?"""
+    # An id with `_` in it splits where a regexp guesses: `hw_ada_lee_...` gives `lee`.
+    return name[: info.end("student_id")].endswith(f"_{student}")
 
 
 def extract(archive: Path, target: Path) -> str | None:

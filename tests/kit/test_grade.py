@@ -6,7 +6,10 @@ not earn, leave no process behind, touch nothing outside its work directory, and
 correct submission graded in the same run at full marks.
 """
 
+import csv
 import hashlib
+import importlib
+import json
 import os
 import socket
 import threading
@@ -15,12 +18,26 @@ from pathlib import Path
 
 import pytest
 import torch
+from rich.console import Console
 
-from grader import registry
+from grader import cli, registry
 from grader.autograde import wire
-from grader.autograde.demo import HOSTILE, hostile_submission
-from grader.autograde.grade import CRASHED, FLAGGED, GRADED, TIMED_OUT, UNREADABLE, grade_folder
+from grader.autograde.demo import HOSTILE, WRONG, hostile_submission
+from grader.autograde.grade import (
+    CRASHED,
+    FLAGGED,
+    GRADED,
+    MAX_TEXT,
+    TIMED_OUT,
+    UNREADABLE,
+    ItemResult,
+    Outcome,
+    grade_folder,
+    in_notebook,
+)
+from grader.autograde.gradebook import write_gradebook
 from grader.autograde.sandbox import Limits, isolation
+from grader.autograde.submissions import Submission
 from grader.autograde.worker import NOBODY
 from grader.chapters import EXERCISES, ROOT, SOLUTIONS
 
@@ -35,11 +52,15 @@ EXPECTED = {
     "exit_at_import": ({GRADED}, 0),
     "exits": ({GRADED}, 0),
     "fill_disk": ({GRADED}, 0),
+    "forged_float": ({CRASHED}, 0),
+    "forged_nesting": ({CRASHED}, 0),
+    "forged_reason": ({CRASHED}, 0),
     "fork_bomb": ({GRADED}, 0),
     "hard_coded": ({GRADED}, 3),  # init and zero are earned; every drawn case fails
     "import_transformers": ({FLAGGED}, 0),
     "infinite_loop": ({TIMED_OUT}, 0),
     "ipython_hooks": ({GRADED}, 0),
+    "markup_in_errors": ({GRADED}, 0),
     "memory_bomb": ({TIMED_OUT, CRASHED}, 0),
     "network": ({GRADED}, 0),
     "os_exit": ({CRASHED}, 0),
@@ -71,6 +92,15 @@ def same(a, b) -> bool:
     if isinstance(b, list | tuple):
         return type(a) is type(b) and len(a) == len(b) and all(map(same, a, b))
     return a == b or (a != a and b != b)  # NaN
+
+
+@pytest.mark.parametrize(
+    "tree", ['{"$float": "not-a-number"}', "[" * 600 + "]" * 600, '{"$tensor": "t9"}', "[" * 10**5]
+)
+def test_the_wire_refuses_forged_values(tree):
+    header = json.dumps({"__metadata__": {"json": tree}}).encode()
+    with pytest.raises(wire.WireError):
+        wire.decode(len(header).to_bytes(8, "little") + header)
 
 
 def test_the_wire_refuses_a_pickle():
@@ -222,6 +252,25 @@ def test_nothing_is_left_running_or_written(graded):
         assert not listener.contacted
 
 
+def live(cell: str) -> bool:
+    """Would a spreadsheet run this cell, or rich render it as markup?"""
+    return cell.startswith(("=", "+", "-", "@", "\t", "\r"))
+
+
+def test_what_the_instructor_opens_is_inert(graded, monkeypatch):
+    outcomes, isolation, _, _, _, out = graded
+    rows = list(csv.reader((out / "grades.csv").open()))
+    assert len(rows) == len(outcomes) + 1
+    assert not [cell for row in rows for cell in row if live(cell)]
+    assert all(len(row[-1]) <= MAX_TEXT for row in rows)
+    monkeypatch.setattr(cli, "console", Console(record=True, width=400))
+    cli.summary(list(outcomes.values()), isolation)  # an unbalanced [/] must not kill it
+    shown = cli.console.export_text()
+    assert "[/] [bold green]graded 11/11" in shown  # printed as text, not rendered
+    page = (out / "feedback" / "markup_in_errors" / "rmsnorm.md").read_text()
+    assert "<img" not in page and "&lt;img" in page and "\\[link\\]" in page
+
+
 def test_rerunning_grades_nothing_new_and_agrees(bwrap_run, monkeypatch):
     outcomes, _, _, _, folder, out = bwrap_run
     from grader.autograde.grade import Grader
@@ -234,6 +283,10 @@ def test_rerunning_grades_nothing_new_and_agrees(bwrap_run, monkeypatch):
     assert [(o.student, o.status, o.score) for o in again] == [
         (o.student, o.status, o.score) for o in outcomes.values()
     ]
+    assert all(o.reused for o in again)
+    monkeypatch.setattr(cli, "console", Console(record=True, width=400))
+    cli.summary(again, bwrap_run[1])
+    assert f"skipped {len(again)} unchanged since the last run" in cli.console.export_text()
 
 
 def zipped(path: Path, members: dict[str, str], link: str | None = None) -> Path:
@@ -261,3 +314,119 @@ def test_lms_zips(tmp_path):
     assert got["ada"] == (GRADED, 11)
     assert got["eve"][0] == got["mal"][0] == got["bad"][0] == UNREADABLE
     assert not (tmp_path / "escape.py").exists()
+
+
+LAYOUTS = {  # attack -> (status, what its reason must say)
+    "deep_expression": (UNREADABLE, "RecursionError"),
+    "fifo": (UNREADABLE, "not a plain file"),
+    "formula_name": (UNREADABLE, "not a usable student id"),
+    "hard_link": (UNREADABLE, "hard link"),
+    "many_cells": (UNREADABLE, "more than"),
+    "nested_notebook": (UNREADABLE, "RecursionError"),
+    "several_files": (GRADED, "graded the latest"),
+    "symlink_classmate": (UNREADABLE, "rmsnorm -> ../ada is a symlink"),
+    "symlink_file": (UNREADABLE, "symlink"),
+    "symlink_kit": (UNREADABLE, f"attention -> {SOLUTIONS} is a symlink"),
+    "symlink_student": (UNREADABLE, "symlink_student -> ada is a symlink"),
+    "zip_names_classmate": (UNREADABLE, "names another student, ada"),
+    "zip_same_timestamp": (UNREADABLE, "ambiguous"),
+    "zip_two_attempts": (UNREADABLE, "does not match --zip-regexp"),
+}
+
+
+def layout(name: str):
+    return importlib.import_module(f"grader.autograde.hostile.layouts.{name}")
+
+
+def test_the_layout_corpus_is_complete():
+    found = {p.stem for p in (HOSTILE / "layouts").glob("[a-z]*.py")}
+    assert found == set(LAYOUTS)
+
+
+def honest(root: Path, zips: bool = False) -> None:
+    """ada hands in the solution, grace the solution with a zoo bug."""
+    solution = (SOLUTIONS / "rmsnorm.py").read_text()
+    bug = (ROOT / "grader" / "zoo" / "rmsnorm" / f"{WRONG['rmsnorm']}.py").read_text()
+    for student, text in {"ada": solution, "grace": f"{solution}\n\n{bug}"}.items():
+        if zips:
+            name = f"rmsnorm_{student}_attempt_2026-01-01-00-00-00_rmsnorm.py"
+            zipped(root / f"{student}.zip", {name: text})
+        else:
+            (root / student).mkdir()
+            (root / student / "rmsnorm.py").write_text(text)
+
+
+@pytest.fixture(scope="module")
+def layout_runs(tmp_path_factory):
+    """Honest students graded alone, then with every layout attack, in one `kit grade` each."""
+    tmp = tmp_path_factory.mktemp("layouts")
+    out = tmp / "out"  # one secret: the same cases in every run
+    (tmp / "alone").mkdir()
+    honest(tmp / "alone")
+    solo, _ = grade_folder(tmp / "alone", out=out, jobs=2, examples=2, force=True)
+    runs = {}
+    for kind in ("folders", "zips"):
+        mixed = tmp / kind
+        mixed.mkdir()
+        honest(mixed, zips=kind == "zips")
+        for name in LAYOUTS:
+            if kind == layout(name).LAYOUT:
+                layout(name).build(mixed, name, "ada")
+        both, _ = grade_folder(mixed, out=out, jobs=2, examples=2, force=True)
+        runs[kind] = (solo, both, out, (out / "grades.csv").read_text())
+    return runs
+
+
+@pytest.mark.parametrize("kind", ["folders", "zips"])
+def test_layout_attacks_are_refused_and_change_no_one_else(layout_runs, kind):
+    solo, both, out, grades = layout_runs[kind]
+    keys = [(o.student, o.chapter) for o in both]
+    assert len(keys) == len(set(keys))  # one outcome per student and chapter
+    by_student = {o.student: o for o in both}
+    for alone in solo:  # honest students: exactly their solo grades
+        mixed = by_student[alone.student]
+        assert (mixed.status, mixed.items) == (alone.status, alone.items)
+    assert by_student["ada"].score == 11 and 0 < by_student["grace"].score < 11
+    for name, (status, why) in LAYOUTS.items():
+        if kind != layout(name).LAYOUT:
+            continue
+        student = ascii(layout(name).NAME)[:60] if name == "formula_name" else name
+        outcome = by_student[student]
+        assert (outcome.status, outcome.score) == (status, 0), (name, outcome)
+        assert why in outcome.reason, (name, outcome.reason)
+    rows = list(csv.reader(grades.splitlines()))
+    assert len(rows) == len(both) + 1
+    assert not [cell for row in rows for cell in row if live(cell)]
+    if kind == "zips":  # the last run's state
+        state = json.loads((out / "state.json").read_text())
+        assert set(state) == {f"{student}/{chapter}" for student, chapter in keys}
+    assert (out / "feedback" / "grace" / "rmsnorm.md").exists()
+
+
+@pytest.mark.parametrize("make", ["missing", "a file", "empty"])
+def test_kit_grade_refuses_a_bad_folder_in_one_line(tmp_path, capsys, make):
+    target = tmp_path / "submissions"
+    if make == "a file":
+        target.write_text("")
+    elif make == "empty":
+        target.mkdir()
+    out = tmp_path / "out"
+    assert cli.main(["grade", str(target), "--out", str(out)]) == 2
+    printed = capsys.readouterr().out.strip()
+    assert printed.startswith("kit grade: ") and "\n" not in printed
+    assert not out.exists()
+
+
+def test_the_gradebook_needs_no_activated_virtualenv(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # as `.venv/bin/kit` from a script or cron
+    items = [ItemResult(i.grade_id, i.points, i.points) for i in registry.items("rmsnorm")]
+    outcome = Outcome("ada", "rmsnorm", GRADED, items=items)
+    assert write_gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}", [outcome]) == 1
+
+
+def test_a_notebook_stub_is_pointed_at_its_cell():
+    cells = {"rmsnorm_solution": "class RMSNorm(nn.Module):\n    pass\n"}
+    submission = Submission("ada", "rmsnorm", Path("rmsnorm.ipynb"), solution_cells=cells)
+    message = "RMSNorm.forward is not written yet (it raises NotImplementedError): write it in x.py"
+    hint = in_notebook(submission, message)
+    assert "the solution cell rmsnorm_solution of rmsnorm.ipynb" in hint and ".py" not in hint
