@@ -96,7 +96,7 @@ def cmd_memory(args: argparse.Namespace) -> int:
 
 def cmd_grade(args: argparse.Namespace) -> int:
     """Grade submissions in sandboxed workers; write gradebook, CSV, feedback and a summary."""
-    from grader.autograde.grade import UsageError, grade_folder
+    from grader.autograde.grade import OutputError, UsageError, grade_folder
 
     try:
         outcomes, isolation = grade_folder(
@@ -114,6 +114,10 @@ def cmd_grade(args: argparse.Namespace) -> int:
     except UsageError as error:
         console.print(f"kit grade: {error}", markup=False, highlight=False, soft_wrap=True)
         return 2
+    except OutputError as error:
+        summary(error.outcomes, error.isolation)
+        console.print(f"kit grade: {error}", markup=False, highlight=False, soft_wrap=True)
+        return 1
     return summary(outcomes, isolation)
 
 

@@ -420,8 +420,20 @@ def grade_folder(
                     )
     save_state(out, outcomes)
     write_csv(out / "grades.csv", outcomes)
-    write_gradebook(db_url, outcomes)
+    try:
+        write_gradebook(db_url, outcomes)
+    except Exception as error:  # a database the grader cannot reach: say what was written
+        why = f"{out}/grades.csv, feedback and state are written, the gradebook is not"
+        raise OutputError(f"{why}: {describe(error)}", outcomes, isolation) from error
     return outcomes, isolation
+
+
+class OutputError(RuntimeError):
+    """Everything was graded and written, except the gradebook."""
+
+    def __init__(self, message: str, outcomes: list[Outcome], isolation: Isolation):
+        super().__init__(message)
+        self.outcomes, self.isolation = outcomes, isolation
 
 
 class UsageError(ValueError):

@@ -81,7 +81,7 @@ def collect(root: Path, zip_regexp: str = ZIP_REGEXP, scratch: Path | None = Non
     else:
         found = []
         for entry in sorted(root.iterdir()):
-            if entry.is_dir() or entry.is_symlink():
+            if not entry.name.startswith(".") and (entry.is_dir() or entry.is_symlink()):
                 found += from_folder(root, entry.name)
     return sorted(one_per_chapter(found), key=_order)
 
