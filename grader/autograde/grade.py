@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from grader import registry
 from grader.autograde import wire
 from grader.autograde.sandbox import Isolation, Limits, Worker
-from grader.autograde.submissions import Submission
+from grader.autograde.submissions import Submission, cell_at
 from grader.chapters import CHAPTERS
 from grader.registry import CheckFailed, Item
 from grader.runner import plain, quiet_transformers
@@ -234,12 +234,20 @@ def grade_safely(grader: Grader, submission: Submission) -> Outcome:
 
 
 NOT_WRITTEN = re.compile(r"(?P<name>\S+) is not written yet \(it raises NotImplementedError\)")
+NOT_IMPORTED = re.compile(r"\S+\.py could not be imported \(line (?P<line>\d+)\)")
 
 
 def in_notebook(submission: Submission, message: str) -> str:
-    """A stub's hint that points into the notebook handed in, not at a `.py` it never saw."""
+    """A hint that points into the notebook handed in, not at a `.py` the student never saw."""
+    if submission.path.suffix != ".ipynb":
+        return message
+    if imported := NOT_IMPORTED.match(message):
+        cell, line = cell_at(submission.chapter, submission.solution_cells, int(imported["line"]))
+        where = f"solution cell {cell}, line {line}" if cell else "a locked cell"
+        place = f"{submission.path.name} could not be imported ({where})"
+        return place + message[imported.end() :]
     found = NOT_WRITTEN.match(message)
-    if not found or submission.path.suffix != ".ipynb":
+    if not found:
         return message
     defines = re.compile(rf"^\s*(def|class) {re.escape(found['name'].split('.')[0])}\b", re.M)
     cells = [

@@ -319,6 +319,20 @@ def module_source(chapter: str, cells: dict[str, str]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+def cell_at(chapter: str, cells: dict[str, str], line: int) -> tuple[str | None, int]:
+    """The solution cell (None: a locked one) and its line, of `module_source`'s line `line`."""
+    start = 1
+    for grade_id, is_solution, is_test, source in template(chapter):
+        if is_test:
+            continue
+        part = without_magics(cells.get(grade_id, source)) if is_solution else source
+        end = start + part.count("\n") + 1  # parts are joined by a blank line
+        if line < end:
+            return (grade_id if is_solution else None), line - start + 1
+        start = end + 1
+    return None, line
+
+
 def without_magics(source: str) -> str:
     """IPython `%magic` and `!shell` lines become comments: a module cannot run them."""
     return "\n".join(

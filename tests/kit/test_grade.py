@@ -37,7 +37,7 @@ from grader.autograde.grade import (
 )
 from grader.autograde.gradebook import write_gradebook
 from grader.autograde.sandbox import Limits, isolation
-from grader.autograde.submissions import Submission
+from grader.autograde.submissions import Submission, module_source
 from grader.autograde.worker import NOBODY
 from grader.chapters import EXERCISES, ROOT, SOLUTIONS
 
@@ -430,3 +430,16 @@ def test_a_notebook_stub_is_pointed_at_its_cell():
     message = "RMSNorm.forward is not written yet (it raises NotImplementedError): write it in x.py"
     hint = in_notebook(submission, message)
     assert "the solution cell rmsnorm_solution of rmsnorm.ipynb" in hint and ".py" not in hint
+
+
+def test_a_notebook_import_error_names_its_cell_and_line():
+    cells = {"rmsnorm_solution": "x = 1\nraise RuntimeError('boom')\n"}
+    submission = Submission("ada", "rmsnorm", Path("rmsnorm.ipynb"), solution_cells=cells)
+    line = module_source("rmsnorm", cells).splitlines().index("raise RuntimeError('boom')") + 1
+    message = f"rmsnorm.py could not be imported (line {line}): RuntimeError: boom"
+    hint = in_notebook(submission, message)
+    assert (
+        hint
+        == "rmsnorm.ipynb could not be imported (solution cell rmsnorm_solution, line 2)"
+        + (": RuntimeError: boom")
+    )
