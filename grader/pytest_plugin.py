@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from grader.chapters import CHAPTERS, EXERCISES, ROOT, Impl, load_chapter
+from grader.profiles import default_profile  # registered before Hypothesis' plugin loads one
 
 GRADE_ID = "grade_id"  # the user property that ties a test report to a graded item
 
@@ -30,8 +31,6 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{chapter}: the graded items of chapter {chapter}")
     if not config.getoption("hypothesis_profile", default=None):
         from hypothesis import settings
-
-        from grader.runner import default_profile
 
         settings.load_profile(default_profile())
 

@@ -7,32 +7,25 @@ kit and propagates with its traceback.
 
 from __future__ import annotations
 
-import os
+import hashlib
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 
+from grader import profiles  # noqa: F401  (registers the profiles run_item's settings come from)
 from grader.chapters import CHAPTERS, Impl, display_path, one_line
 from grader.registry import Case, CheckFailed, Item, Output
 
-# Learners want an answer in seconds; CI wants the same examples on every run.
-settings.register_profile("learner", max_examples=25, deadline=None)
-settings.register_profile(
-    "ci", max_examples=150, deadline=None, derandomize=True, print_blob=True, database=None
-)
-# Inside a notebook (nbgrader's kernel) nothing may be written next to the submission.
-settings.register_profile("notebook", max_examples=25, deadline=None, database=None)
 
-
-def default_profile() -> str:
-    """The Hypothesis profile for this environment: `ci` where CI is set, else `learner`."""
-    return "ci" if os.environ.get("CI") else "learner"
+def item_seed(item: Item) -> int:
+    """The seed an item draws its cases from: the same cases on every run, whoever runs it."""
+    return int.from_bytes(hashlib.sha256(item.grade_id.encode()).digest()[:8], "little")
 
 
 @dataclass(frozen=True)
@@ -59,22 +52,49 @@ def run_item(item: Item, impl: Impl) -> Result:
             for case in item.examples():
                 run_case(item, impl, case)
             if item.strategy is not None:
-                budget = settings.default.max_examples
-                if item.max_examples is not None:
-                    budget = min(budget, item.max_examples)
-
-                # No deadline: a first model build takes longer than later ones, wherever it runs.
-                @settings(
-                    max_examples=budget, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-                )
-                @given(item.strategy)
-                def holds_for_drawn_cases(case: Case) -> None:
-                    run_case(item, impl, case)
-
-                holds_for_drawn_cases()
+                drawn(item, lambda case: run_case(item, impl, case))()
     except CheckFailed as failure:
         return Result(item, passed=False, message=str(failure).splitlines()[0])
     return Result(item, passed=True)
+
+
+def learner_cases(item: Item) -> list[Case]:
+    """The cases a learner's run checks first: fixed examples, then the learner profile's draws.
+
+    `kit grade` checks these too, so that pytest and the grader agree on every case pytest ran.
+    """
+    cases = list(item.examples())
+    if item.strategy is not None:
+        fresh = settings(settings.get_profile("learner"), database=None, phases=[Phase.generate])
+        drawn(item, cases.append, fresh)()
+    return cases
+
+
+def drawn(
+    item: Item, body: Callable[[Case], None], profile: settings | None = None
+) -> Callable[[], None]:
+    """A Hypothesis test that calls `body` on the item's drawn cases, seeded per item."""
+    profile = profile or settings.default
+    budget = profile.max_examples
+    if item.max_examples is not None:
+        budget = min(budget, item.max_examples)
+
+    def holds_for_drawn_cases(case: Case) -> None:
+        body(case)
+
+    # Hypothesis keys its database by the test function's source, the same for every item:
+    # one item's stored failure was replayed, and deleted, by another. The grade_id tells
+    # them apart (the attribute Hypothesis itself sets for pytest's parametrized tests).
+    holds_for_drawn_cases._hypothesis_internal_add_digest = item.grade_id.encode()
+    # No deadline: a first model build takes longer than later ones, wherever it runs.
+    limits = settings(
+        profile, max_examples=budget, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    )
+    test = limits(given(item.strategy)(holds_for_drawn_cases))
+    # What `@seed` sets, without the `database=None` that `@seed` adds: the same cases on every
+    # run, and a failure found once still replayed first.
+    test._hypothesis_internal_use_seed = item_seed(item)
+    return test
 
 
 @contextmanager
