@@ -3,6 +3,7 @@ replayed, nothing the kit offers destroys work, and bad input gets one line (iss
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -100,3 +101,37 @@ def test_learner_cases_are_what_a_learners_run_checks(monkeypatch):
     cases = learner_cases(item)
     assert len(cases) == len(seen) > len(list(item.examples()))
     assert all(same(a, b) for a, b in zip(cases, seen, strict=True))
+
+
+def pytest_run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """A learner's pytest run, in a fresh process."""
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("spelling", ["absolute", "relative"])
+def test_impl_outside_the_repository(tmp_path, spelling):
+    """`--impl DIR` (two arguments) moved pytest's rootdir and lost the plugin."""
+    (tmp_path / "rmsnorm.py").write_text((SOLUTIONS / "rmsnorm.py").read_text())
+    folder = str(tmp_path) if spelling == "absolute" else os.path.relpath(tmp_path, ROOT)
+    impl = ["--impl", folder] if spelling == "absolute" else [f"--impl={folder}"]
+    run = pytest_run(*impl, "-m", "rmsnorm", "-k", "rmsnorm_float32")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "1 passed" in run.stdout
+    assert "rmsnorm: 1 of 8 items run, so not the chapter's points" in run.stdout
+
+
+def test_pytest_outside_the_root_says_where_to_run():
+    run = pytest_run(cwd=ROOT / "exercises")
+    assert f"run pytest from the repository root, `cd {ROOT}`" in run.stdout
+
+
+def test_unknown_chapter_marker_names_the_chapters():
+    run = pytest_run("-m", "rmsnrom")
+    assert run.returncode == 4
+    assert "-m rmsnrom: no such chapter; the chapters are rmsnorm, attention," in run.stderr
+
+
+def test_nothing_matched_names_the_chapters():
+    run = pytest_run("-k", "rmsnrom_float32")
+    assert "No test matched -k/-m. The chapters are rmsnorm," in run.stdout
