@@ -9,22 +9,33 @@ from pathlib import Path
 
 from rich.console import Console
 
+from grader.chapters import CHAPTERS
+
 console = Console()
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    """Regenerate exercises/ from solutions/, or with --check report drift."""
+    """Regenerate exercises/ from solutions/ (keeping changed files); --check reports drift."""
     from grader.sync import sync
 
-    drift = sync(write=not args.check)
-    for chapter, diff in drift.items():
-        console.print(f"[red]exercises/{chapter}.py differs from what solutions/ generates[/]")
-        console.print(diff, markup=False, highlight=False)
-    if drift:
-        console.print("Run `nox -s sync` (or `kit sync`) and commit the result.")
-        return 1
-    console.print("exercises/ is in sync with solutions/" if args.check else "exercises/ written")
-    return 0
+    drift = sync(write=not args.check, force=args.force)
+    if args.check:
+        for chapter, diff in drift.items():
+            console.print(f"[red]exercises/{chapter}.py differs from what solutions/ generates[/]")
+            console.print(diff, markup=False, highlight=False)
+        if drift:
+            console.print("Run `nox -s sync` (or `kit sync`) and commit the result.")
+            return 1
+        console.print("exercises/ is in sync with solutions/")
+        return 0
+    for chapter in drift:
+        console.print(
+            f"[yellow]kept exercises/{chapter}.py[/]: it is not what `kit sync` last wrote "
+            "(your work?); `kit sync --force` replaces it with the stub"
+        )
+    written = len(CHAPTERS) - len(drift)
+    console.print(f"exercises/: {written} of {len(CHAPTERS)} files generated from solutions/")
+    return 1 if drift else 0
 
 
 def cmd_course(args: argparse.Namespace) -> int:
@@ -173,18 +184,10 @@ def parser() -> argparse.ArgumentParser:
     main_parser = argparse.ArgumentParser(prog="kit", description=__doc__)
     commands = main_parser.add_subparsers(required=True, metavar="COMMAND")
 
-    sync = commands.add_parser("sync", help="generate exercises/ from solutions/")
-    sync.add_argument("--check", action="store_true", help="only report drift; exit 1 if any")
-    sync.set_defaults(run=cmd_sync)
-
     course = commands.add_parser("course", help="build and release an nbgrader course")
     course.add_argument("directory", help="course directory to create or update")
     course.add_argument("chapters", nargs="*", help="chapters to include (default: all)")
     course.set_defaults(run=cmd_course)
-
-    snapshots = commands.add_parser("snapshots", help="check the oracle against its snapshots")
-    snapshots.add_argument("--update", action="store_true", help="rewrite the snapshots")
-    snapshots.set_defaults(run=cmd_snapshots)
 
     grade = commands.add_parser("grade", help="autograde submissions in a sandbox")
     grade.add_argument(
@@ -226,6 +229,23 @@ def parser() -> argparse.ArgumentParser:
     memory.add_argument("--vocab-size", type=int, help="for a params.json whose vocab_size is -1")
     memory.add_argument("--impl", default="solutions", help="whose memory chapter computes it")
     memory.set_defaults(run=cmd_memory)
+
+    # Contributors' commands come last: `kit sync` once replaced a learner's work with stubs.
+    sync = commands.add_parser(
+        "sync",
+        help="(contributors) regenerate exercises/ from solutions/; keeps files you changed",
+    )
+    sync.add_argument("--check", action="store_true", help="only report drift; exit 1 if any")
+    sync.add_argument(
+        "--force", action="store_true", help="also replace exercises you changed with the stubs"
+    )
+    sync.set_defaults(run=cmd_sync)
+
+    snapshots = commands.add_parser(
+        "snapshots", help="(contributors) check the oracle against its snapshots"
+    )
+    snapshots.add_argument("--update", action="store_true", help="rewrite the snapshots")
+    snapshots.set_defaults(run=cmd_snapshots)
     return main_parser
 
 

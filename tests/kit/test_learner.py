@@ -4,6 +4,7 @@ replayed, nothing the kit offers destroys work, and bad input gets one line (iss
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,9 +17,10 @@ from hypothesis.database import InMemoryExampleDatabase
 
 import grader.runner as runner
 from grader import registry
-from grader.chapters import ROOT, SOLUTIONS, Impl, load_chapter
+from grader.chapters import EXERCISES, ROOT, SOLUTIONS, Impl, load_chapter
 from grader.registry import CheckFailed, Item
 from grader.runner import learner_cases, run_item
+from grader.sync import sync
 
 
 def kit(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
@@ -135,3 +137,26 @@ def test_unknown_chapter_marker_names_the_chapters():
 def test_nothing_matched_names_the_chapters():
     run = pytest_run("-k", "rmsnrom_float32")
     assert "No test matched -k/-m. The chapters are rmsnorm," in run.stdout
+
+
+def test_sync_keeps_a_learners_work(tmp_path):
+    """`kit sync` replaced a filled-in exercise with the stub; it keeps it unless forced."""
+    solutions, exercises = tmp_path / "solutions", tmp_path / "exercises"
+    shutil.copytree(SOLUTIONS, solutions)
+    shutil.copytree(EXERCISES, exercises)
+    work = exercises / "rmsnorm.py"
+    work.write_text(work.read_text() + "\nmy_work = 1\n")
+    edited = solutions / "attention.py"  # a contributor's change, which sync must carry over
+    edited.write_text(edited.read_text().replace("# # Chapter", "# # Edited chapter", 1))
+    kept = sync(solutions, exercises, write=True)
+    assert set(kept) == {"rmsnorm"} and work.read_text().endswith("my_work = 1\n")
+    assert "Edited chapter" in (exercises / "attention.py").read_text()
+    assert sync(solutions, exercises, write=True, force=True) == {}
+    assert "my_work" not in work.read_text()
+    assert sync(solutions, exercises) == {}
+
+
+def test_contributor_commands_are_marked_in_help():
+    text = kit("--help").stdout
+    assert "(contributors) regenerate exercises/" in text
+    assert text.index("memory") < text.index("sync")
