@@ -38,6 +38,25 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return 1 if drift else 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    """Replay one case of one item alone, and show what differs."""
+    from grader import registry
+    from grader.explain import explain, load_case
+
+    try:
+        item = registry.get(args.item)
+    except KeyError:
+        raise UsageError(
+            f"no graded item {args.item!r}: pytest's failure line names it (e.g. rmsnorm_float32)"
+        ) from None
+    try:
+        case = load_case(item, args.case)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    print(explain(item, load_impl(args.impl, item.chapter), case))
+    return 0
+
+
 def cmd_course(args: argparse.Namespace) -> int:
     """Build an nbgrader course directory from solutions/ and release it."""
     from grader.course import build_course
@@ -196,6 +215,16 @@ def parser() -> argparse.ArgumentParser:
     """The command line."""
     main_parser = Parser(prog="kit", description=__doc__)
     commands = main_parser.add_subparsers(required=True, metavar="COMMAND")
+
+    explain = commands.add_parser(
+        "explain", help="replay the case an item failed on, and show what differs"
+    )
+    explain.add_argument("item", help="the item's id, e.g. rmsnorm_float32")
+    explain.add_argument("--case", required=True, help="the case id pytest printed")
+    explain.add_argument(
+        "--impl", default="exercises", help="the chapter files: exercises (default) or a folder"
+    )
+    explain.set_defaults(run=cmd_explain)
 
     course = commands.add_parser("course", help="build and release an nbgrader course")
     course.add_argument("directory", help="course directory to create or update")

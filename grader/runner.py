@@ -8,6 +8,7 @@ kit and propagates with its traceback.
 from __future__ import annotations
 
 import hashlib
+import traceback
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,6 +36,9 @@ class Result:
     item: Item
     passed: bool
     message: str = ""
+    case: Case | None = None  # the case it failed on
+    crashed: bool = False  # the learner's code raised, rather than returning a wrong output
+    trace: str = ""  # the learner's frames of that exception, innermost last
 
     @property
     def points(self) -> int:
@@ -44,17 +48,28 @@ class Result:
 
 def run_item(item: Item, impl: Impl) -> Result:
     """Run the item's fixed examples, then its Hypothesis strategy; stop at the first failure."""
+    current: list[Case] = []  # the case being checked: the failing one, when one fails
+
+    def check(case: Case) -> None:
+        current[:] = [case]
+        run_case(item, impl, case)
+
     try:
         with warnings.catch_warnings(), quiet_transformers():
-            warnings.simplefilter(
-                "ignore"
-            )  # HF's and peft's warnings are not the learner's business
+            warnings.simplefilter("ignore")  # HF's and peft's warnings are not the learner's
             for case in item.examples():
-                run_case(item, impl, case)
+                check(case)
             if item.strategy is not None:
-                drawn(item, lambda case: run_case(item, impl, case))()
+                drawn(item, check)()  # Hypothesis runs the shrunk failing case last
     except CheckFailed as failure:
-        return Result(item, passed=False, message=str(failure).splitlines()[0])
+        return Result(
+            item,
+            passed=False,
+            message=str(failure).splitlines()[0],
+            case=current[0] if current else None,
+            crashed=getattr(failure, "crashed", False),
+            trace=getattr(failure, "trace", ""),
+        )
     return Result(item, passed=True)
 
 
@@ -122,28 +137,51 @@ def call_probe(item: Item, impl: Impl, case: Case) -> Output:
     except CheckFailed:
         raise
     except NotImplementedError as error:
-        name, path = culprit(error)
+        name, path, _ = culprit(error)
         where = display_path(path) if path.stem in CHAPTERS else impl.origin
-        raise CheckFailed(
+        failure = CheckFailed(
             f"{name} is not written yet (it raises NotImplementedError): write it in {where}"
-        ) from None
+        )
     except Exception as error:
-        raise CheckFailed(f"{culprit(error)[0]} raised {one_line(error)}") from None
+        name, path, line = culprit(error)
+        where = f"{display_path(path)}:{line}: " if line else f"{name} raised "
+        failure = CheckFailed(f"{where}{one_line(error)}")
+        failure.trace = learner_trace(error)
+    failure.crashed = True
+    raise failure from None
 
 
 _LIBRARIES = (str(Path(torch.__file__).parent.parent), str(Path(__file__).parent))
 
 
-def culprit(error: BaseException) -> tuple[str, Path]:
-    """The qualified name and file of the innermost function outside torch and the kit."""
+def learner_frames(error: BaseException) -> list[traceback.FrameSummary]:
+    """The frames of the traceback outside torch, the libraries and the kit: the learner's."""
+    return [
+        frame
+        for frame in traceback.extract_tb(error.__traceback__)
+        if not frame.filename.startswith(_LIBRARIES) and Path(frame.filename).is_file()
+    ]
+
+
+def culprit(error: BaseException) -> tuple[str, Path, int]:
+    """The qualified name, file and line of the innermost function outside torch and the kit."""
     frames = [
-        frame.f_code
-        for frame, _ in _walk(error.__traceback__)
+        (frame.f_code, line)
+        for frame, line in _walk(error.__traceback__)
         if not frame.f_code.co_filename.startswith(_LIBRARIES)
     ]
     if not frames:
-        return "your code", Path()
-    return frames[-1].co_qualname, Path(frames[-1].co_filename)
+        return "your code", Path(), 0
+    code, line = frames[-1]
+    return code.co_qualname, Path(code.co_filename), line
+
+
+def learner_trace(error: BaseException) -> str:
+    """The learner's frames as `--tb=short` shows them: file:line, function, source line."""
+    return "".join(
+        f"{display_path(Path(frame.filename))}:{frame.lineno}: in {frame.name}\n    {frame.line}\n"
+        for frame in learner_frames(error)
+    ).rstrip()
 
 
 def _walk(tb: Any):

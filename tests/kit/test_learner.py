@@ -17,7 +17,7 @@ from hypothesis.database import InMemoryExampleDatabase
 
 import grader.runner as runner
 from grader import registry
-from grader.chapters import EXERCISES, ROOT, SOLUTIONS, Impl, load_chapter
+from grader.chapters import EXERCISES, ROOT, SOLUTIONS, Impl, display_path, load_chapter
 from grader.cli import main, parser
 from grader.registry import CheckFailed, Item
 from grader.runner import learner_cases, run_item
@@ -249,3 +249,51 @@ def test_readme_memory_example_is_what_kit_prints():
     shown = readme.split(f"$ {command}\n", 1)[1].split("```", 1)[0]
     printed = kit(*command.split()[1:]).stdout
     assert [line.rstrip() for line in printed.splitlines()] == shown.splitlines()
+
+
+BROKEN_FORWARD = """
+
+def broken_forward(self, hidden_states):
+    return hidden_state * self.weight
+
+
+RMSNorm.forward = broken_forward
+"""
+
+
+def test_a_crash_names_the_learners_file_and_line(tmp_path):
+    """The learner's own exception: file:line in their file, and their frames only."""
+    chapter = tmp_path / "rmsnorm.py"
+    chapter.write_text((SOLUTIONS / "rmsnorm.py").read_text() + BROKEN_FORWARD)
+    line = chapter.read_text().splitlines().index("    return hidden_state * self.weight") + 1
+    result = run_item(registry.get("rmsnorm_float32"), load_chapter(tmp_path, "rmsnorm"))
+    where = display_path(chapter)
+    assert result.message == f"{where}:{line}: NameError: name 'hidden_state' is not defined"
+    assert result.trace.splitlines() == [
+        f"{where}:{line}: in broken_forward",
+        "    return hidden_state * self.weight",
+    ]
+
+
+def test_a_wrong_output_shows_its_case_and_replays_alone(tmp_path, capsys):
+    bug = (ROOT / "grader/zoo/rmsnorm/bug_eps_outside_sqrt.py").read_text()
+    (tmp_path / "rmsnorm.py").write_text((SOLUTIONS / "rmsnorm.py").read_text() + "\n" + bug)
+    run = pytest_run("--impl", str(tmp_path), "-m", "rmsnorm", "-k", "rmsnorm_float32")
+    assert "on x=float32 (5, 8) tensor, from " in run.stdout
+    assert "eps=0.01" in run.stdout
+    replay = run.stdout.split("replay it alone: ", 1)[1].splitlines()[0]
+    assert replay.startswith("kit explain rmsnorm_float32 --case ")
+    assert replay.endswith(f" --impl {tmp_path}")
+    status, out, _ = run_kit(capsys, *replay.split()[1:])
+    assert status == 0
+    assert "input:\n  x = float32 (5, 8) tensor" in out and "  eps = 0.01" in out
+    assert "y: yours float32 (5, 8)" in out and "reference float32 (5, 8)" in out
+    assert "40 of 40 elements differ" in out
+    assert "verdict: RMSNorm output for input float32 (5, 8) with eps=0.01 differs" in out
+
+
+def test_explain_an_unknown_item_or_case(capsys):
+    assert_one_line_error(*run_kit(capsys, "explain", "rmsnrom_float32", "--case", "x")[::2],
+                          "no graded item 'rmsnrom_float32'")  # fmt: skip
+    assert_one_line_error(*run_kit(capsys, "explain", "rmsnorm_float32", "--case", "x")[::2],
+                          "no case x of rmsnorm_float32: run pytest on the item first")  # fmt: skip
