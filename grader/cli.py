@@ -57,6 +57,26 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_notebook(args: argparse.Namespace) -> int:
+    """Pair exercises/CHAPTER.py with a notebook, so that pytest sees what the notebook saves."""
+    from grader.notebook import pair
+
+    chapter_file = Path(args.folder) / f"{args.chapter}.py"
+    if not chapter_file.is_file():
+        raise UsageError(f"{chapter_file} does not exist: run this from the repository root")
+    try:
+        notebook = pair(chapter_file)
+    except FileExistsError as error:
+        raise UsageError(str(error)) from None
+    console.print(
+        f"{notebook} is paired with {chapter_file}: open it in Jupyter (`jupyter lab "
+        f"{notebook}`); each save updates {chapter_file}, which pytest checks. After editing "
+        f"the .py elsewhere, run `jupytext --sync {notebook}`.",
+        soft_wrap=True,
+    )
+    return 0
+
+
 def cmd_course(args: argparse.Namespace) -> int:
     """Build an nbgrader course directory from solutions/ and release it."""
     from grader.course import build_course
@@ -225,6 +245,15 @@ def parser() -> argparse.ArgumentParser:
         "--impl", default="exercises", help="the chapter files: exercises (default) or a folder"
     )
     explain.set_defaults(run=cmd_explain)
+
+    notebook = commands.add_parser(
+        "notebook", help="work on a chapter in Jupyter: a notebook paired with its .py"
+    )
+    notebook.add_argument("chapter", choices=CHAPTERS, help=f"one of {', '.join(CHAPTERS)}")
+    notebook.add_argument(
+        "--folder", default="exercises", help="where the chapter files are (default: exercises)"
+    )
+    notebook.set_defaults(run=cmd_notebook)
 
     course = commands.add_parser("course", help="build and release an nbgrader course")
     course.add_argument("directory", help="course directory to create or update")

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 import torch
 from hypothesis import settings
@@ -19,6 +20,7 @@ import grader.runner as runner
 from grader import registry
 from grader.chapters import EXERCISES, ROOT, SOLUTIONS, Impl, display_path, load_chapter
 from grader.cli import main, parser
+from grader.notebook import check
 from grader.registry import CheckFailed, Item
 from grader.runner import learner_cases, run_item
 from grader.sync import sync
@@ -297,3 +299,27 @@ def test_explain_an_unknown_item_or_case(capsys):
                           "no graded item 'rmsnrom_float32'")  # fmt: skip
     assert_one_line_error(*run_kit(capsys, "explain", "rmsnorm_float32", "--case", "x")[::2],
                           "no case x of rmsnorm_float32: run pytest on the item first")  # fmt: skip
+
+
+def test_a_paired_notebook_is_what_pytest_checks(tmp_path, capsys):
+    """kit notebook pairs the .py with a notebook; a notebook edit, once saved, is checked."""
+    (tmp_path / "rmsnorm.py").write_text((SOLUTIONS / "rmsnorm.py").read_text())
+    status, out, _ = run_kit(capsys, "notebook", "rmsnorm", "--folder", str(tmp_path))
+    assert status == 0 and "is paired with" in out
+    item = registry.get("rmsnorm_float32")
+    assert run_item(item, load_chapter(tmp_path, "rmsnorm")).passed  # pairing kept the work
+    notebook = nbformat.read(tmp_path / "rmsnorm.ipynb", 4)
+    notebook.cells.append(nbformat.v4.new_code_cell("RMSNorm.forward = lambda self, x: x"))
+    nbformat.write(notebook, tmp_path / "rmsnorm.ipynb")
+    # What Jupyter's save does with jupytext's contents manager: write both files.
+    sync = [sys.executable, "-m", "jupytext", "--sync", str(tmp_path / "rmsnorm.ipynb")]
+    subprocess.run(sync, check=True, capture_output=True, timeout=120)
+    assert not run_item(item, load_chapter(tmp_path, "rmsnorm")).passed
+
+
+def test_a_failing_graded_cell_writes_stderr_and_does_not_stop(tmp_path, capsys):
+    """nbgrader scores a cell with stderr 0; a headless run goes on to the next cell."""
+    namespace = {"__name__": "__main__"}  # a notebook that has not defined RMSNorm yet
+    check("rmsnorm_float32", namespace)  # returns instead of raising: later cells still run
+    err = capsys.readouterr().err
+    assert err.startswith("✗ rmsnorm_float32: the notebook defines no `RMSNorm`")
