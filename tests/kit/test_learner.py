@@ -323,3 +323,14 @@ def test_a_failing_graded_cell_writes_stderr_and_does_not_stop(tmp_path, capsys)
     check("rmsnorm_float32", namespace)  # returns instead of raising: later cells still run
     err = capsys.readouterr().err
     assert err.startswith("✗ rmsnorm_float32: the notebook defines no `RMSNorm`")
+
+
+def test_kit_grade_checks_every_case_a_learners_run_checks():
+    """pytest and kit grade agree on what pytest ran: the grader adds secret cases after it."""
+    from grader.autograde.grade import draw_cases
+
+    item = registry.get("sampling_top_p")
+    mine = learner_cases(item)
+    graded = draw_cases(item, key=1234, examples=5)
+    assert len(graded) == len(mine) + 5
+    assert all(same(a, b) for a, b in zip(mine, graded, strict=False))
