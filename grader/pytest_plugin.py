@@ -26,6 +26,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.hookimpl(trylast=True)  # after every plugin has registered its markers
 def pytest_configure(config: pytest.Config) -> None:
     """Register a marker per chapter and pick the Hypothesis profile (ci where CI is set)."""
     for chapter in CHAPTERS:
