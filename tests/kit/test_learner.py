@@ -3,6 +3,7 @@ replayed, nothing the kit offers destroys work, and bad input gets one line (iss
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -21,6 +22,7 @@ from grader import registry
 from grader.chapters import EXERCISES, ROOT, SOLUTIONS, Impl, display_path, load_chapter
 from grader.cli import main, parser
 from grader.notebook import check
+from grader.presets import HF_CONFIGS, META_PARAMS
 from grader.registry import CheckFailed, Item
 from grader.runner import learner_cases, run_item
 from grader.sync import sync
@@ -334,3 +336,14 @@ def test_kit_grade_checks_every_case_a_learners_run_checks():
     graded = draw_cases(item, key=1234, examples=5)
     assert len(graded) == len(mine) + 5
     assert all(same(a, b) for a, b in zip(mine, graded, strict=False))
+
+
+@pytest.mark.parametrize(
+    ("values", "parameters"),
+    [(HF_CONFIGS["llama-2-7b"], "6,738,415,616"), (META_PARAMS["llama-3-8b"], "8,030,261,248")],
+)
+def test_memory_reads_a_complete_config_or_params(tmp_path, capsys, values, parameters):
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(values))
+    status, out, _ = run_kit(capsys, "memory", str(path))
+    assert status == 0 and f"{parameters} parameters" in out and "4-bit (QLoRA)" in out
