@@ -1,4 +1,4 @@
-"""The `kit` command: course tooling for authors and instructors."""
+"""The `kit` command: for learners, instructors and (marked so) the kit's contributors."""
 
 from __future__ import annotations
 
@@ -255,7 +255,9 @@ def parser() -> argparse.ArgumentParser:
     )
     notebook.set_defaults(run=cmd_notebook)
 
-    course = commands.add_parser("course", help="build and release an nbgrader course")
+    course = commands.add_parser(
+        "course", help="(instructors) build and release an nbgrader course"
+    )
     course.add_argument("directory", help="course directory to create or update")
     course.add_argument(
         "chapters",
