@@ -12,6 +12,7 @@ nox.options.sessions = [
     "sync-check",
     "solutions",
     "stubs",
+    "learner",
     "zoo",
     "oracle",
     "quantized",
@@ -54,12 +55,26 @@ def stubs(session: nox.Session) -> None:
 
 
 @nox.session
+def learner(session: nox.Session) -> None:
+    """The learner's loop: same verdicts, replayable failures, safe commands, one-line errors."""
+    session.run("pytest", "tests/kit/test_learner.py", *session.posargs)
+
+
+@nox.session
 def zoo(session: nox.Session) -> None:
     """Every zoo bug fails with its own hint; every correct alternative passes.
 
+    Run with the learner's profile (its cases, nothing replayed): a learner's first run finds
+    every zoo bug, on every run, since each item draws from its own seed.
     test_generation: a generation that diverges from HF passes only when rounding explains it.
     """
-    session.run("pytest", "tests/kit/test_zoo.py", "tests/kit/test_generation.py", *session.posargs)
+    session.run(
+        "pytest",
+        "--hypothesis-profile=learner-fresh",
+        "tests/kit/test_zoo.py",
+        "tests/kit/test_generation.py",
+        *session.posargs,
+    )
 
 
 @nox.session

@@ -1,4 +1,4 @@
-"""The `kit` command: course tooling for authors and instructors."""
+"""The `kit` command: for learners, instructors and (marked so) the kit's contributors."""
 
 from __future__ import annotations
 
@@ -9,21 +9,71 @@ from pathlib import Path
 
 from rich.console import Console
 
+from grader.chapters import CHAPTERS, one_line
+
 console = Console()
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    """Regenerate exercises/ from solutions/, or with --check report drift."""
+    """Regenerate exercises/ from solutions/ (keeping changed files); --check reports drift."""
     from grader.sync import sync
 
-    drift = sync(write=not args.check)
-    for chapter, diff in drift.items():
-        console.print(f"[red]exercises/{chapter}.py differs from what solutions/ generates[/]")
-        console.print(diff, markup=False, highlight=False)
-    if drift:
-        console.print("Run `nox -s sync` (or `kit sync`) and commit the result.")
-        return 1
-    console.print("exercises/ is in sync with solutions/" if args.check else "exercises/ written")
+    drift = sync(write=not args.check, force=args.force)
+    if args.check:
+        for chapter, diff in drift.items():
+            console.print(f"[red]exercises/{chapter}.py differs from what solutions/ generates[/]")
+            console.print(diff, markup=False, highlight=False)
+        if drift:
+            console.print("Run `nox -s sync` (or `kit sync`) and commit the result.")
+            return 1
+        console.print("exercises/ is in sync with solutions/")
+        return 0
+    for chapter in drift:
+        console.print(
+            f"[yellow]kept exercises/{chapter}.py[/]: it is not what `kit sync` last wrote "
+            "(your work?); `kit sync --force` replaces it with the stub"
+        )
+    written = len(CHAPTERS) - len(drift)
+    console.print(f"exercises/: {written} of {len(CHAPTERS)} files generated from solutions/")
+    return 1 if drift else 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    """Replay one case of one item alone, and show what differs."""
+    from grader import registry
+    from grader.explain import explain, load_case
+
+    try:
+        item = registry.get(args.item)
+    except KeyError:
+        raise UsageError(
+            f"no graded item {args.item!r}: pytest's failure line names it (e.g. rmsnorm_float32)"
+        ) from None
+    try:
+        case = load_case(item, args.case)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    print(explain(item, load_impl(args.impl, item.chapter), case))
+    return 0
+
+
+def cmd_notebook(args: argparse.Namespace) -> int:
+    """Pair exercises/CHAPTER.py with a notebook, so that pytest sees what the notebook saves."""
+    from grader.notebook import pair
+
+    chapter_file = Path(args.folder) / f"{args.chapter}.py"
+    if not chapter_file.is_file():
+        raise UsageError(f"{chapter_file} does not exist: run this from the repository root")
+    try:
+        notebook = pair(chapter_file)
+    except FileExistsError as error:
+        raise UsageError(str(error)) from None
+    console.print(
+        f"{notebook} is paired with {chapter_file}: open it in Jupyter (`jupyter lab "
+        f"{notebook}`); each save updates {chapter_file}, which pytest checks. After editing "
+        f"the .py elsewhere, run `jupytext --sync {notebook}`.",
+        soft_wrap=True,
+    )
     return 0
 
 
@@ -31,6 +81,9 @@ def cmd_course(args: argparse.Namespace) -> int:
     """Build an nbgrader course directory from solutions/ and release it."""
     from grader.course import build_course
 
+    unknown = [chapter for chapter in args.chapters if chapter not in CHAPTERS]
+    if unknown:  # before anything is written: a typo left an empty source/<typo>/ behind
+        raise UsageError(f"no chapter {', '.join(unknown)}; the chapters are {', '.join(CHAPTERS)}")
     release = build_course(Path(args.directory), chapters=args.chapters or None)
     for notebook in release:
         console.print(f"released {notebook}")
@@ -54,43 +107,51 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
 
 
 def parse_bytes(text: str) -> int:
-    """`15GB` (10^9), `15GiB` (2^30), `16000MB`, or a plain number of bytes."""
+    """`15GB` (10^9 bytes), `15GiB` (2^30), `16000MB`, `1.5TB`: a size needs its unit."""
     units = {"tib": 2**40, "gib": 2**30, "mib": 2**20, "tb": 10**12, "gb": 10**9, "mb": 10**6}
     lowered = text.strip().lower()
     for unit, size in units.items():
-        if lowered.endswith(unit):
-            return int(float(lowered.removesuffix(unit)) * size)
-    return int(float(lowered))
+        number = lowered.removesuffix(unit)
+        if number != lowered:
+            try:
+                return int(float(number) * size)
+            except ValueError:
+                break
+    raise argparse.ArgumentTypeError(
+        f"{text!r} is not a size with a unit: write e.g. 15GB (10^9 bytes) or 16GiB (2^30)"
+    )
+
+
+class UsageError(Exception):
+    """Bad input to a command: `main` prints the message as one line and exits with status 2."""
 
 
 def cmd_memory(args: argparse.Namespace) -> int:
-    """Print what training (and inference) of a model needs, and whether it fits."""
-    import json
-
-    import torch
-
-    from grader.memory_report import memory_table
+    """Print what training (and inference) of a model needs, and whether it fits a GPU."""
+    from grader.memory_report import DTYPES, dtype_table, memory_table, read_model
 
     impl = load_impl(args.impl, "memory")
-    from grader.presets import HF_CONFIGS, META_PARAMS, hf_config
-
-    if args.model in HF_CONFIGS:
-        name, config = args.model, hf_config(args.model)
-        meta = META_PARAMS[args.model]
-    else:
-        values = json.loads(Path(args.model).read_text())
-        name, meta = Path(args.model).name, None
-        if "dim" in values:  # Meta's params.json
-            config = impl.config_from_meta_params(values, args.vocab_size or values["vocab_size"])
-        else:
-            from grader.presets import llama_config
-
-            config = llama_config({k: values[k] for k in CONFIG_KEYS if k in values})
-    dtype = args.dtype if args.dtype == "4bit" else getattr(torch, args.dtype)
     lora = {"r": args.lora_r, "target_modules": args.lora_targets} if args.lora_r else None
-    table, fits = memory_table(impl, name, config, dtype, lora, args, meta)
+    try:
+        name, config = read_model(args.model, impl, args.vocab_size)
+        if args.dtype is None:
+            console.print(dtype_table(impl, name, config, lora, args))
+            return 0
+        table, verdict = memory_table(
+            impl, name, config, DTYPES.get(args.dtype, args.dtype), lora, args
+        )
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    except Exception as error:
+        if args.impl == "solutions":
+            raise  # the kit's own chapter failed: a bug to see with its traceback
+        raise UsageError(
+            f"{impl.origin} failed ({one_line(error)}): finish the memory chapter, "
+            "or leave out --impl to use the solutions"
+        ) from None
     console.print(table)
-    console.print(fits)
+    if verdict:
+        console.print(verdict)
     return 0
 
 
@@ -170,39 +231,59 @@ def summary(outcomes, isolation) -> int:
     return 1 if failed else 0
 
 
-CONFIG_KEYS = (  # the fields of a config.json that decide a model's size
-    "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
-    "num_key_value_heads", "vocab_size", "tie_word_embeddings", "rope_theta",
-)  # fmt: skip
-
-
 def load_impl(name: str, chapter: str):
     """The implementation of a chapter: solutions (the default), exercises, or a folder."""
     from grader.chapters import ROOT, load_chapter
 
     impl = load_chapter(ROOT / name if name in ("solutions", "exercises") else Path(name), chapter)
     if impl.error:
-        raise SystemExit(impl.error)
+        raise UsageError(f"{impl.error}: fix it, or choose another --impl")
     return impl
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line: the problem, then where the usage is."""
+
+    def error(self, message: str):
+        """Print `kit COMMAND: error: ...` and exit with status 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
 def parser() -> argparse.ArgumentParser:
     """The command line."""
-    main_parser = argparse.ArgumentParser(prog="kit", description=__doc__)
+    main_parser = Parser(prog="kit", description=__doc__)
     commands = main_parser.add_subparsers(required=True, metavar="COMMAND")
 
-    sync = commands.add_parser("sync", help="generate exercises/ from solutions/")
-    sync.add_argument("--check", action="store_true", help="only report drift; exit 1 if any")
-    sync.set_defaults(run=cmd_sync)
+    explain = commands.add_parser(
+        "explain", help="replay the case an item failed on, and show what differs"
+    )
+    explain.add_argument("item", help="the item's id, e.g. rmsnorm_float32")
+    explain.add_argument("--case", required=True, help="the case id pytest printed")
+    explain.add_argument(
+        "--impl", default="exercises", help="the chapter files: exercises (default) or a folder"
+    )
+    explain.set_defaults(run=cmd_explain)
 
-    course = commands.add_parser("course", help="build and release an nbgrader course")
+    notebook = commands.add_parser(
+        "notebook", help="work on a chapter in Jupyter: a notebook paired with its .py"
+    )
+    notebook.add_argument("chapter", choices=CHAPTERS, help=f"one of {', '.join(CHAPTERS)}")
+    notebook.add_argument(
+        "--folder", default="exercises", help="where the chapter files are (default: exercises)"
+    )
+    notebook.set_defaults(run=cmd_notebook)
+
+    course = commands.add_parser(
+        "course", help="(instructors) build and release an nbgrader course"
+    )
     course.add_argument("directory", help="course directory to create or update")
-    course.add_argument("chapters", nargs="*", help="chapters to include (default: all)")
+    course.add_argument(
+        "chapters",
+        nargs="*",
+        metavar="CHAPTER",
+        help=f"chapters to include (default: all): {', '.join(CHAPTERS)}",
+    )
     course.set_defaults(run=cmd_course)
-
-    snapshots = commands.add_parser("snapshots", help="check the oracle against its snapshots")
-    snapshots.add_argument("--update", action="store_true", help="rewrite the snapshots")
-    snapshots.set_defaults(run=cmd_snapshots)
 
     grade = commands.add_parser("grade", help="autograde submissions in a sandbox")
     grade.add_argument(
@@ -228,29 +309,65 @@ def parser() -> argparse.ArgumentParser:
     )
     from grader.presets import HF_CONFIGS
 
-    memory.add_argument("model", help=f"a preset ({', '.join(HF_CONFIGS)}) or a JSON config")
     memory.add_argument(
-        "--dtype", default="bfloat16", choices=["float32", "bfloat16", "float16", "4bit"]
+        "model", help=f"a preset ({', '.join(HF_CONFIGS)}), a config.json or a params.json"
+    )
+    memory.add_argument(
+        "--dtype",
+        choices=["float32", "bfloat16", "float16", "4bit"],
+        help="the weights' dtype, for a full breakdown (default: compare float32, bfloat16, 4bit)",
     )
     memory.add_argument("--lora-r", type=int, default=0, help="LoRA rank (0: full fine-tuning)")
     memory.add_argument(
-        "--lora-targets", nargs="+", default=["q_proj", "k_proj", "v_proj", "o_proj"]
+        "--lora-targets",
+        nargs="+",
+        default=["q_proj", "k_proj", "v_proj", "o_proj"],
+        help="modules LoRA adapts (default: q_proj k_proj v_proj o_proj)",
     )
-    memory.add_argument("--batch-size", type=int, default=1)
-    memory.add_argument("--seq-len", type=int, default=512)
+    memory.add_argument("--batch-size", type=int, default=1, help="sequences per step (default 1)")
     memory.add_argument(
-        "--gpu", type=parse_bytes, default=parse_bytes("15GB"), help="e.g. 15GB, 24GiB"
+        "--seq-len", type=int, default=512, help="tokens per sequence (default 512)"
+    )
+    memory.add_argument(
+        "--gpu",
+        type=parse_bytes,
+        help="GPU memory with its unit, e.g. 15GB (10^9 bytes) or 16GiB (2^30): adds a verdict",
     )
     memory.add_argument("--vocab-size", type=int, help="for a params.json whose vocab_size is -1")
-    memory.add_argument("--impl", default="solutions", help="whose memory chapter computes it")
+    memory.add_argument(
+        "--impl",
+        default="solutions",
+        help="whose memory chapter computes it: solutions (default), exercises, or a folder",
+    )
     memory.set_defaults(run=cmd_memory)
+
+    # Contributors' commands come last: `kit sync` once replaced a learner's work with stubs.
+    sync = commands.add_parser(
+        "sync",
+        help="(contributors) regenerate exercises/ from solutions/; keeps files you changed",
+    )
+    sync.add_argument("--check", action="store_true", help="only report drift; exit 1 if any")
+    sync.add_argument(
+        "--force", action="store_true", help="also replace exercises you changed with the stubs"
+    )
+    sync.set_defaults(run=cmd_sync)
+
+    snapshots = commands.add_parser(
+        "snapshots", help="(contributors) check the oracle against its snapshots"
+    )
+    snapshots.add_argument("--update", action="store_true", help="rewrite the snapshots")
+    snapshots.set_defaults(run=cmd_snapshots)
     return main_parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `kit` console script."""
     args = parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except UsageError as error:
+        print(f"kit: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

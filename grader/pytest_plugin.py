@@ -1,16 +1,18 @@
 """pytest integration: `--impl`, chapter markers, Hypothesis profiles and the points summary.
 
-Loaded for every run of this repository's tests through `addopts` in pyproject.toml.
+Loaded by its `pytest11` entry point (wherever pytest runs) and by `addopts` in pyproject.toml.
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
 from grader.chapters import CHAPTERS, EXERCISES, ROOT, Impl, load_chapter
+from grader.profiles import default_profile  # registered before Hypothesis' plugin loads one
 
 GRADE_ID = "grade_id"  # the user property that ties a test report to a graded item
 
@@ -19,26 +21,42 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     """`--impl`: which implementation the chapter tests check."""
     parser.addoption(
         "--impl",
-        default=str(EXERCISES),
+        default=None,
         help="folder of chapter files to check: exercises (default), solutions, or any path",
     )
 
 
+@pytest.hookimpl(trylast=True)  # after every plugin has registered its markers
 def pytest_configure(config: pytest.Config) -> None:
     """Register a marker per chapter and pick the Hypothesis profile (ci where CI is set)."""
     for chapter in CHAPTERS:
         config.addinivalue_line("markers", f"{chapter}: the graded items of chapter {chapter}")
+    check_markers(config)
     if not config.getoption("hypothesis_profile", default=None):
         from hypothesis import settings
 
-        from grader.runner import default_profile
-
         settings.load_profile(default_profile())
+
+
+def check_markers(config: pytest.Config) -> None:
+    """`-m rmsnrom` deselected every item in silence: name the chapters instead."""
+    expression = config.getoption("markexpr", default="") or ""
+    expression = re.sub(r"\([^()]*\)", "", expression)  # a marker's arguments are not names
+    known = {line.split(":")[0].split("(")[0].strip() for line in config.getini("markers")}
+    names = set(re.findall(r"[A-Za-z_]\w*", expression)) - {"and", "or", "not"}
+    unknown = sorted(names - known - {"hypothesis"})
+    if unknown:
+        raise pytest.UsageError(
+            f"-m {', '.join(unknown)}: no such chapter; the chapters are {', '.join(CHAPTERS)} "
+            "(`pytest -m rmsnorm`)"
+        )
 
 
 def impl_directory(config: pytest.Config) -> Path:
     """The folder named by --impl; `exercises` and `solutions` are the repository's own."""
     value = config.getoption("impl")
+    if value is None:
+        return EXERCISES
     if value in ("exercises", "solutions"):
         return ROOT / value
     return Path(value)
@@ -61,8 +79,19 @@ def implementation(request: pytest.FixtureRequest):
 class Summary:
     """Collects the outcome of each graded item and prints points per chapter at the end."""
 
-    def __init__(self) -> None:
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
         self.outcomes: dict[str, bool] = {}
+        self.collected = 0
+        self.deselected = 0
+
+    @pytest.hookimpl
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        self.deselected += len(items)
+
+    @pytest.hookimpl
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.collected = len(session.items)
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -72,6 +101,9 @@ class Summary:
 
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter) -> None:
+        advice = self.nothing_ran()
+        if advice:
+            terminalreporter.write_line(advice, yellow=True, bold=True)
         if not self.outcomes:
             return
         from grader import registry
@@ -86,6 +118,28 @@ class Summary:
             row[3] += item.points
         terminalreporter.write_sep("=", "points per chapter")
         terminalreporter.write_line(render_summary(totals))
+        for chapter, (_, run, _, _) in totals.items():
+            count = len(registry.items(chapter))
+            if run < count:
+                terminalreporter.write_line(
+                    f"{chapter}: {run} of {count} items run, so not the chapter's points; "
+                    f"`pytest -m {chapter}` runs all of them.",
+                    yellow=True,
+                )
+
+    def nothing_ran(self) -> str:
+        """What to do when no test was selected, where pytest only says what happened."""
+        if self.collected:
+            return ""
+        if self.deselected:
+            return (
+                f"No test matched -k/-m. The chapters are {', '.join(CHAPTERS)} "
+                "(`pytest -m rmsnorm`); items are named chapter_part (`pytest -k rmsnorm_float32`)."
+            )
+        here = self.config.invocation_params.dir.resolve()
+        if here == ROOT or (ROOT not in here.parents and self.config.getoption("impl") is None):
+            return ""  # another project's pytest, with this plugin installed in its environment
+        return f"No checks were collected: run pytest from the repository root, `cd {ROOT}`."
 
 
 def render_summary(totals: dict[str, list[int]]) -> str:
@@ -108,4 +162,4 @@ def render_summary(totals: dict[str, list[int]]) -> str:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Attach the summary collector."""
-    session.config.pluginmanager.register(Summary(), "llama-kit-summary")
+    session.config.pluginmanager.register(Summary(session.config), "llama-kit-summary")

@@ -32,7 +32,7 @@ from grader.autograde.sandbox import Isolation, Limits, Worker
 from grader.autograde.submissions import Submission, cell_at
 from grader.chapters import CHAPTERS
 from grader.registry import CheckFailed, Item
-from grader.runner import plain, quiet_transformers
+from grader.runner import learner_cases, plain, quiet_transformers
 
 # A submission's statuses; every one but `graded` and `flagged` makes `kit grade` exit 1.
 GRADED, FLAGGED = "graded", "flagged for review"
@@ -84,8 +84,8 @@ def secret(directory: Path) -> int:
 
 
 def draw_cases(item: Item, key: int, examples: int) -> list:
-    """The item's fixed examples, then `examples` Hypothesis cases seeded from the secret."""
-    cases = list(item.examples())
+    """The cases a learner's pytest run checks, then `examples` cases seeded from the secret."""
+    cases = learner_cases(item)  # so that pytest and kit grade agree on every case pytest ran
     if item.strategy is None:
         return cases
     budget = min(examples, item.max_examples or examples)
