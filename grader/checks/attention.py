@@ -277,9 +277,10 @@ def probe_rope_properties(impl, case: Case) -> Output:
         cos, sin = impl.rope_cos_sin(position_ids, dim, case["theta"])
         return impl.apply_rope(q, k, cos, sin)
 
-    q1, k1 = rotated(positions)
-    q2, k2 = rotated(positions + case["shift"])
-    q0, _ = rotated(torch.zeros_like(positions))
+    with impl.substituted({"rotate_half": reference.rotate_half}):  # graded on its own
+        q1, k1 = rotated(positions)
+        q2, k2 = rotated(positions + case["shift"])
+        q0, _ = rotated(torch.zeros_like(positions))
     return {"q1": q1, "k1": k1, "q2": q2, "k2": k2, "q0": q0}
 
 
