@@ -62,13 +62,32 @@ def default_positions(hidden_states: torch.Tensor) -> torch.Tensor:
     return torch.arange(seq_len).expand(batch, seq_len)
 
 
-def rope_and_mask(config: LlamaConfig, hidden_states: torch.Tensor, position_ids):
-    """What HF's LlamaModel hands each layer: (cos, sin) and the causal mask."""
+def padding_mask(hidden_states: torch.Tensor, attention_mask) -> torch.Tensor:
+    """The 2-D (batch, seq) mask, 1 = real token; all ones where none is given.
+
+    HF reads position_ids without a mask as packed sequences (a gap starts a new one), which is
+    not what the kit's models do: passing the mask always keeps one causal sequence per row.
+    """
+    if attention_mask is None:
+        return torch.ones(hidden_states.shape[:2], dtype=torch.long)
+    return attention_mask
+
+
+def rope_and_mask(config: LlamaConfig, hidden_states: torch.Tensor, position_ids, attention_mask):
+    """What HF's LlamaModel hands each layer: (cos, sin) and the 4-D causal and padding mask."""
+    from transformers.masking_utils import create_causal_mask
+
     if position_ids is None:
         position_ids = default_positions(hidden_states)
     rotary = hf.LlamaRotaryEmbedding(config)  # built here, in float32, never cast by .to()
-    seq_len = hidden_states.shape[1]
-    return rotary(hidden_states, position_ids), causal_mask(seq_len, seq_len, hidden_states.dtype)
+    mask = create_causal_mask(
+        config=config,
+        inputs_embeds=hidden_states,
+        attention_mask=padding_mask(hidden_states, attention_mask),
+        past_key_values=None,
+        position_ids=position_ids,
+    )
+    return rotary(hidden_states, position_ids), mask
 
 
 rotate_half = hf.rotate_half
@@ -86,12 +105,19 @@ def apply_rope(q, k, cos, sin):
     return hf.apply_rotary_pos_emb(q, k, cos, sin)
 
 
-def scaled_dot_product_attention(q, k, v, is_causal=True):
-    """HF's eager attention on (B, H, S, D) queries and (B, KV, S_k, D) keys and values."""
+def scaled_dot_product_attention(q, k, v, is_causal=True, attention_mask=None):
+    """HF's eager attention on (B, H, S, D) queries and (B, KV, S_k, D) keys and values.
+
+    attention_mask is the 2-D (B, S_k) padding mask, 1 = real token, 0 = padding.
+    """
     n_rep = q.shape[1] // k.shape[1]
     module = torch.nn.Module().eval()  # eager attention reads num_key_value_groups and training
     module.num_key_value_groups = n_rep
     mask = causal_mask(q.shape[-2], k.shape[-2], q.dtype) if is_causal else None
+    if attention_mask is not None:
+        padded = attention_mask[:, None, None, :].logical_not()
+        mask = torch.zeros((), dtype=q.dtype) if mask is None else mask
+        mask = mask.masked_fill(padded, torch.finfo(q.dtype).min)
     out, _ = hf.eager_attention_forward(module, q, k, v, mask, scaling=q.shape[-1] ** -0.5)
     return out.transpose(1, 2)
 
@@ -101,13 +127,13 @@ class RMSNorm(hf.LlamaRMSNorm):
 
 
 class Attention(hf.LlamaAttention):
-    """LlamaAttention with the learner's signature: (hidden_states, position_ids) -> output."""
+    """LlamaAttention with the learner's signature: (hidden_states, position_ids, mask) -> out."""
 
     def __init__(self, hidden_size, num_heads, num_kv_heads, rope_theta=10000.0):
         super().__init__(config_for(hidden_size, num_heads, num_kv_heads, rope_theta), 0)
 
-    def forward(self, hidden_states, position_ids=None):
-        cos_sin, mask = rope_and_mask(self.config, hidden_states, position_ids)
+    def forward(self, hidden_states, position_ids=None, attention_mask=None):
+        cos_sin, mask = rope_and_mask(self.config, hidden_states, position_ids, attention_mask)
         return super().forward(hidden_states, position_embeddings=cos_sin, attention_mask=mask)[0]
 
 
@@ -126,21 +152,23 @@ class MLP(hf.LlamaMLP):
 
 
 class DecoderLayer(hf.LlamaDecoderLayer):
-    """LlamaDecoderLayer with the learner's signature: (hidden_states, position_ids) -> output."""
+    """LlamaDecoderLayer with the learner's signature: (hidden_states, position_ids, mask)."""
 
     def __init__(self, config: LlamaConfig):
         super().__init__(config, 0)
 
-    def forward(self, hidden_states, position_ids=None):
-        cos_sin, mask = rope_and_mask(self.self_attn.config, hidden_states, position_ids)
+    def forward(self, hidden_states, position_ids=None, attention_mask=None):
+        config = self.self_attn.config
+        cos_sin, mask = rope_and_mask(config, hidden_states, position_ids, attention_mask)
         return super().forward(hidden_states, attention_mask=mask, position_embeddings=cos_sin)
 
 
 class Llama(hf.LlamaForCausalLM):
-    """LlamaForCausalLM with the learner's signature: (input_ids, position_ids) -> logits."""
+    """LlamaForCausalLM with the learner's signature: (input_ids, position_ids, mask) -> logits."""
 
-    def forward(self, input_ids, position_ids=None):
-        return super().forward(input_ids=input_ids, position_ids=position_ids).logits
+    def forward(self, input_ids, position_ids=None, attention_mask=None):
+        mask = padding_mask(input_ids, attention_mask)
+        return super().forward(input_ids, attention_mask=mask, position_ids=position_ids).logits
 
 
 def sample_next_token(logits, temperature=1.0, top_k=None, top_p=None, generator=None):

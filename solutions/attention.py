@@ -109,10 +109,19 @@ def apply_rope(
 #
 # - `repeat_kv(x, n_rep)`: `(batch, kv_heads, seq, head_dim)` to
 #   `(batch, kv_heads * n_rep, seq, head_dim)`, each head repeated `n_rep` times in place.
-# - `scaled_dot_product_attention(q, k, v, is_causal=True)`: `q` is `(B, H, S, D)`, `k`
-#   and `v` are `(B, KV, S_k, D)` with `H` a multiple of `KV`. Return `(B, H, S, D)`. With
-#   `is_causal`, query `i` sees keys `0 … i + S_k - S` (the queries are the last `S`
-#   positions). Compute the softmax in float32 and return the queries' dtype.
+# - `scaled_dot_product_attention(q, k, v, is_causal=True, attention_mask=None)`: `q` is
+#   `(B, H, S, D)`, `k` and `v` are `(B, KV, S_k, D)` with `H` a multiple of `KV`. Return
+#   `(B, H, S, D)`. With `is_causal`, query `i` sees keys `0 … i + S_k - S` (the queries are
+#   the last `S` positions). `attention_mask`, when given, is Hugging Face's 2-D `(B, S_k)`
+#   padding mask: 1 for a real token, 0 for padding, which no query may see. Compute the
+#   softmax in float32 and return the queries' dtype.
+#
+# Block a score by setting it to the dtype's most negative number,
+# `torch.finfo(scores.dtype).min`, as Hugging Face does, not to `-inf`: a padding query at
+# the start of a left-padded row sees no key at all, and a softmax over a row of `-inf` is
+# NaN, which the next layer spreads to every real token through its values (`0 · NaN` is
+# NaN). With `finfo.min` such a row stays finite, and a real query still gives exactly zero
+# weight to every blocked key.
 
 # %% nbgrader={"grade": false, "grade_id": "attention_gqa_solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def repeat_kv(x: torch.Tensor, n_rep: int) -> torch.Tensor:
@@ -123,17 +132,24 @@ def repeat_kv(x: torch.Tensor, n_rep: int) -> torch.Tensor:
 
 
 def scaled_dot_product_attention(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, is_causal: bool = True
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    is_causal: bool = True,
+    attention_mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """softmax(q kᵀ / sqrt(head_dim) + causal mask) v, with k and v shared across head groups."""
+    """softmax(q kᵀ / sqrt(head_dim) + mask) v, with k and v shared across head groups."""
     ### BEGIN SOLUTION
     n_rep = q.shape[1] // k.shape[1]
     k, v = repeat_kv(k, n_rep), repeat_kv(v, n_rep)
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    seq_len, key_len = q.shape[-2], k.shape[-2]
+    visible = torch.ones(seq_len, key_len, dtype=torch.bool)
     if is_causal:
-        seq_len, key_len = q.shape[-2], k.shape[-2]
-        visible = torch.ones(seq_len, key_len, dtype=torch.bool).tril(key_len - seq_len)
-        scores = scores.masked_fill(~visible, float("-inf"))
+        visible = visible.tril(key_len - seq_len)
+    if attention_mask is not None:
+        visible = visible & attention_mask[:, None, None, :].bool()  # (B, 1, S, S_k)
+    scores = scores.masked_fill(~visible, torch.finfo(scores.dtype).min)
     weights = torch.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
     return weights @ v
     ### END SOLUTION
@@ -145,10 +161,17 @@ def scaled_dot_product_attention(
 # `Attention(hidden_size, num_heads, num_kv_heads, rope_theta)` holds four bias-free
 # projections named as in `LlamaAttention` (so that its `state_dict` loads): `q_proj`
 # (hidden → heads × head_dim), `k_proj` and `v_proj` (hidden → kv_heads × head_dim) and
-# `o_proj` (heads × head_dim → hidden). `forward(hidden_states, position_ids=None)` takes
-# `(batch, seq, hidden)`; positions default to `0 … seq-1`. Project, split into heads,
-# rotate q and k (cast `cos` and `sin` to the activations' dtype, as HF does), attend
-# causally, merge the heads and project back.
+# `o_proj` (heads × head_dim → hidden). `forward(hidden_states, position_ids=None,
+# attention_mask=None)` takes `(batch, seq, hidden)`; positions default to `0 … seq-1`.
+# Project, split into heads, rotate q and k (cast `cos` and `sin` to the activations' dtype,
+# as HF does), attend causally with the padding mask, merge the heads and project back.
+#
+# Why both arguments: a batch of prompts of different lengths is **left-padded** to one
+# length, and Hugging Face passes a 2-D `attention_mask` (1 = real token, 0 = padding) and
+# positions that start after the padding, `position_ids = (attention_mask.cumsum(-1) - 1)
+# .clamp(min=0)`. A prompt then gets exactly the outputs it gets alone. Use the positions you
+# are given: shifting every position by the same amount changes nothing under RoPE, but any
+# other positions do.
 
 # %% nbgrader={"grade": false, "grade_id": "attention_module_solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 class Attention(nn.Module):
@@ -170,9 +193,12 @@ class Attention(nn.Module):
         ### END SOLUTION
 
     def forward(
-        self, hidden_states: torch.Tensor, position_ids: torch.Tensor | None = None
+        self,
+        hidden_states: torch.Tensor,
+        position_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """(batch, seq, hidden) -> (batch, seq, hidden), each position seeing only the past."""
+        """(batch, seq, hidden) -> (batch, seq, hidden), each token seeing only past real ones."""
         ### BEGIN SOLUTION
         batch, seq_len, _ = hidden_states.shape
         if position_ids is None:
@@ -186,7 +212,7 @@ class Attention(nn.Module):
         v = heads(self.v_proj(hidden_states))
         cos, sin = rope_cos_sin(position_ids, self.head_dim, self.rope_theta)
         q, k = apply_rope(q, k, cos.to(q.dtype), sin.to(q.dtype))
-        out = scaled_dot_product_attention(q, k, v, is_causal=True)
+        out = scaled_dot_product_attention(q, k, v, is_causal=True, attention_mask=attention_mask)
         return self.o_proj(out.transpose(1, 2).reshape(batch, seq_len, -1))
         ### END SOLUTION
 

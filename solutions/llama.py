@@ -128,7 +128,8 @@ class MLP(nn.Module):
 # key/value heads and `config.rope_parameters["rope_theta"]`), `mlp` (`MLP` with
 # `config.intermediate_size`), and two `RMSNorm`s with `config.rms_norm_eps`:
 # `input_layernorm` and `post_attention_layernorm`.
-# `forward(hidden_states, position_ids=None)` applies the two pre-norm residual blocks.
+# `forward(hidden_states, position_ids=None, attention_mask=None)` applies the two pre-norm
+# residual blocks, handing the positions and the padding mask to attention.
 
 # %% nbgrader={"grade": false, "grade_id": "llama_layer_solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 class DecoderLayer(nn.Module):
@@ -149,11 +150,15 @@ class DecoderLayer(nn.Module):
         ### END SOLUTION
 
     def forward(
-        self, hidden_states: torch.Tensor, position_ids: torch.Tensor | None = None
+        self,
+        hidden_states: torch.Tensor,
+        position_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """x + attn(norm(x)), then h + mlp(norm(h))."""
         ### BEGIN SOLUTION
-        attended = self.self_attn(self.input_layernorm(hidden_states), position_ids)
+        normed = self.input_layernorm(hidden_states)
+        attended = self.self_attn(normed, position_ids, attention_mask)
         hidden_states = hidden_states + attended
         return hidden_states + self.mlp(self.post_attention_layernorm(hidden_states))
         ### END SOLUTION
@@ -164,11 +169,15 @@ class DecoderLayer(nn.Module):
 #
 # `LlamaModel(config)`: `embed_tokens` (an `nn.Embedding` of `vocab_size × hidden_size`),
 # `layers` (an `nn.ModuleList` of `num_hidden_layers` decoder layers) and the final `norm`;
-# `forward(input_ids, position_ids=None)` returns the normalised hidden states.
+# `forward(input_ids, position_ids=None, attention_mask=None)` returns the normalised hidden
+# states. Hand `position_ids` and `attention_mask` to every layer: for a left-padded batch
+# (chapter 2, exercise 3) the logits of each real token must equal those of its prompt run
+# alone. What the model returns at padding positions is not graded; keep it finite.
 #
 # `Llama(config)`: `model` (a `LlamaModel`) and `lm_head` (bias-free, hidden → vocab), tied
-# to `embed_tokens` when `config.tie_word_embeddings`; `forward(input_ids)` returns logits of
-# shape `(batch, seq, vocab_size)`. Keep the config as `self.config`.
+# to `embed_tokens` when `config.tie_word_embeddings`; `forward(input_ids, position_ids=None,
+# attention_mask=None)` returns logits of shape `(batch, seq, vocab_size)`, the arguments
+# meaning what they mean for `LlamaForCausalLM`. Keep the config as `self.config`.
 
 # %% nbgrader={"grade": false, "grade_id": "llama_model_solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 class LlamaModel(nn.Module):
@@ -183,13 +192,16 @@ class LlamaModel(nn.Module):
         ### END SOLUTION
 
     def forward(
-        self, input_ids: torch.Tensor, position_ids: torch.Tensor | None = None
+        self,
+        input_ids: torch.Tensor,
+        position_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Token ids (batch, seq) to final hidden states (batch, seq, hidden)."""
         ### BEGIN SOLUTION
         hidden_states = self.embed_tokens(input_ids)
         for layer in self.layers:
-            hidden_states = layer(hidden_states, position_ids)
+            hidden_states = layer(hidden_states, position_ids, attention_mask)
         return self.norm(hidden_states)
         ### END SOLUTION
 
@@ -208,11 +220,14 @@ class Llama(nn.Module):
         ### END SOLUTION
 
     def forward(
-        self, input_ids: torch.Tensor, position_ids: torch.Tensor | None = None
+        self,
+        input_ids: torch.Tensor,
+        position_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Token ids (batch, seq) to logits (batch, seq, vocab_size)."""
         ### BEGIN SOLUTION
-        return self.lm_head(self.model(input_ids, position_ids))
+        return self.lm_head(self.model(input_ids, position_ids, attention_mask))
         ### END SOLUTION
 
 

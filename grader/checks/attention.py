@@ -35,6 +35,12 @@ HINTS = {
     "mask_diagonal": "The causal mask is off by one: position i sees itself and earlier "
     "positions, never i + 1.",
     "scale": "Scale the scores by 1 / sqrt(head_dim) before the softmax.",
+    "scale_hidden": "Scale the scores by 1 / sqrt(head_dim), the size of one head, not by the "
+    "hidden size (num_heads * head_dim).",
+    "padding": "Apply attention_mask too: no query may see a key whose mask is 0 (padding), on "
+    "top of the causal mask.",
+    "positions": "Use the position_ids you are given for cos and sin (0..seq-1 only when they "
+    "are None): a gap between positions changes the output.",
     "softmax_axis": "Take the softmax over the keys, the last axis (dim=-1), so that each "
     "query's weights sum to 1.",
     "weights_dtype": "Return the queries' dtype: compute the softmax in float32, then cast.",
@@ -69,6 +75,41 @@ THETAS = (10000.0, 500000.0, 1000000.0)
 def randn(g: torch.Generator, *shape: int, dtype=torch.float32) -> torch.Tensor:
     """Standard normal values from the case's generator, in dtype."""
     return torch.randn(shape, generator=g).to(dtype)
+
+
+def left_padding(g: torch.Generator, batch: int, length: int) -> torch.Tensor:
+    """HF's 2-D attention mask (batch, length) for left-padded rows, 1 = real token.
+
+    The first row has at least one pad and the last row none, where the shape allows it.
+    """
+    pads = torch.randint(0, length, (batch,), generator=g)
+    pads[0] = max(int(pads[0]), min(1, length - 1))
+    if batch > 1:
+        pads[-1] = 0
+    return (torch.arange(length) >= pads[:, None]).long()
+
+
+def gapped_positions(g: torch.Generator, batch: int, seq: int) -> torch.Tensor:
+    """Increasing position ids (batch, seq) with random gaps: what a shift alone cannot mimic."""
+    steps = torch.randint(1, 5, (batch, seq), generator=g)
+    steps[:, 0] = 0
+    if seq > 1:
+        steps[:, 1] = 3  # at least one gap
+    return steps.cumsum(-1) + torch.randint(0, 64, (batch, 1), generator=g)
+
+
+def first_difference(
+    actual: torch.Tensor, expected: torch.Tensor, tol: Tolerance, axes: tuple[str, ...]
+) -> str:
+    """Where the first element outside the tolerance sits, named by `axes`, and its two values."""
+    a, e = actual.double(), expected.double()
+    wrong = ((a - e).abs() > tol.atol + tol.rtol * e.abs()) | (a.isnan() != e.isnan())
+    index = wrong.nonzero()[0].tolist() if wrong.any() else [0] * a.dim()
+    place = ", ".join(f"{name} {i}" for name, i in zip(axes, index, strict=False))
+    return (
+        f"No known mistake reproduces this output; the first difference is at {place}: "
+        f"{a[tuple(index)].item():.4g} instead of {e[tuple(index)].item():.4g}."
+    )
 
 
 # ---- RoPE -----------------------------------------------------------------------------------
@@ -236,9 +277,10 @@ def probe_rope_properties(impl, case: Case) -> Output:
         cos, sin = impl.rope_cos_sin(position_ids, dim, case["theta"])
         return impl.apply_rope(q, k, cos, sin)
 
-    q1, k1 = rotated(positions)
-    q2, k2 = rotated(positions + case["shift"])
-    q0, _ = rotated(torch.zeros_like(positions))
+    with impl.substituted({"rotate_half": reference.rotate_half}):  # graded on its own
+        q1, k1 = rotated(positions)
+        q2, k2 = rotated(positions + case["shift"])
+        q0, _ = rotated(torch.zeros_like(positions))
     return {"q1": q1, "k1": k1, "q2": q2, "k2": k2, "q0": q0}
 
 
@@ -246,6 +288,19 @@ def verify_rope_properties(case: Case, output: Output) -> None:
     q = case["q"]
     for name in ("q1", "k1", "q2", "k2", "q0"):
         expect_like(output[name], q, f"apply_rope's {name[0]}", HINTS["rotation"])
+    # Against HF first: leaving q and k unrotated would have every property below.
+    positions = case["positions"] + case["shift"]
+    cos, sin = reference.rope_cos_sin(positions, q.shape[-1], case["theta"])
+    expected, _ = reference.apply_rope(q, case["k"], cos, sin)
+    expect_close(
+        output["q2"],
+        expected,
+        Tolerance(rtol=0.0, atol=1e-2),  # angles up to 1000 rad, rounded differently (ANGLES)
+        f"apply_rope(q, k, *rope_cos_sin(positions {positions.tolist()}, ...))",
+        lambda: first_difference(
+            output["q2"], expected, Tolerance(0.0, 1e-2), ("batch", "head", "position", "dim")
+        ),
+    )
     if not is_close(output["q1"].norm(dim=-1), q.norm(dim=-1), Tolerance(1e-4, 1e-5)):
         raise CheckFailed(f"RoPE changed the length of a query vector. {HINTS['rotation']}")
     if not is_close(output["q0"], q, Tolerance(1e-6, 1e-6)):
@@ -293,16 +348,36 @@ def attention_case(
     extra_keys: int,
     dim: int,
     causal: bool,
+    padded: bool = False,
 ) -> Case:
-    """q (B, H, S, D), k and v (B, KV, S_k, D); S_k = S when causal."""
+    """q (B, H, S, D), k and v (B, KV, S_k, D), S_k = S when causal; maybe a padding mask."""
     g = torch.Generator().manual_seed(seed)
     keys = seq if causal else seq + extra_keys
-    return {
+    case = {
         "q": randn(g, batch, kv_heads * n_rep, seq, dim) * 2,
         "k": randn(g, batch, kv_heads, keys, dim) * 2,
         "v": randn(g, batch, kv_heads, keys, dim),
         "is_causal": causal,
     }
+    if padded:
+        case["attention_mask"] = left_padding(g, batch, keys)
+    return case
+
+
+def defined_only(output: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """The output with zeros for the queries that HF leaves undefined (they see only padding)."""
+    return torch.where(keep, output, torch.zeros((), dtype=output.dtype))
+
+
+def defined_queries(case: Case) -> torch.Tensor:
+    """(B, S): the queries that see at least one real key; HF's output elsewhere is arbitrary."""
+    q, k = case["q"], case["k"]
+    seq_len, key_len = q.shape[-2], k.shape[-2]
+    visible = torch.ones(seq_len, key_len, dtype=torch.bool)
+    if case["is_causal"]:
+        visible = visible.tril(key_len - seq_len)
+    mask = case.get("attention_mask", torch.ones(q.shape[0], key_len, dtype=torch.long))
+    return (visible & mask[:, None, :].bool()).any(-1)
 
 
 attention_cases = st.builds(
@@ -315,17 +390,29 @@ attention_cases = st.builds(
     extra_keys=st.integers(0, 4),
     dim=st.integers(1, 16),
     causal=st.booleans(),
+    padded=st.booleans(),
 )
 
 
 def probe_sdpa(impl, case: Case) -> Output:
+    padding = {"attention_mask": case["attention_mask"]} if "attention_mask" in case else {}
     with impl.substituted({"repeat_kv": reference.repeat_kv}):
-        out = impl.scaled_dot_product_attention(case["q"], case["k"], case["v"], case["is_causal"])
+        out = impl.scaled_dot_product_attention(
+            case["q"], case["k"], case["v"], case["is_causal"], **padding
+        )
     return {"out": out}
 
 
 def attention_variant(
-    q, k, v, causal=True, diagonal=0, scale=None, softmax_dim=-1, expand="interleave"
+    q,
+    k,
+    v,
+    causal=True,
+    diagonal=0,
+    scale=None,
+    softmax_dim=-1,
+    expand="interleave",
+    mask=None,
 ) -> torch.Tensor:
     """Attention in float64 with one knob turned: how the usual mistakes compute it."""
     q, k, v = q.double(), k.double(), v.double()
@@ -341,39 +428,59 @@ def attention_variant(
         seq_len, key_len = q.shape[-2], k.shape[-2]
         visible = torch.ones(seq_len, key_len, dtype=torch.bool).tril(key_len - seq_len + diagonal)
         scores = scores.masked_fill(~visible, float("-inf"))
-    return torch.softmax(scores, dim=softmax_dim) @ v
+    if mask is not None:
+        scores = scores.masked_fill(~mask[:, None, None, :].bool(), float("-inf"))
+    return torch.softmax(scores, dim=softmax_dim).nan_to_num() @ v
 
 
 def attention_mistakes(case: Case) -> Iterator[tuple[str, object]]:
+    """What the usual mistakes return on the case, on the queries HF's output defines."""
     q, k, v, causal = case["q"], case["k"], case["v"], case["is_causal"]
-    dim = q.shape[-1]
+    mask, dim = case.get("attention_mask"), q.shape[-1]
+
+    def variant(**knobs) -> object:
+        return lambda: attention_variant(q, k, v, **{"causal": causal, "mask": mask, **knobs})
+
     if causal:
-        yield "causal", lambda: attention_variant(q, k, v, causal=False)
-        yield "mask_diagonal", lambda: attention_variant(q, k, v, diagonal=1)
-        yield "mask_diagonal", lambda: attention_variant(q, k, v, diagonal=-1)
-    yield "scale", lambda: attention_variant(q, k, v, causal, scale=1.0)
-    yield "scale", lambda: attention_variant(q, k, v, causal, scale=1.0 / dim)
-    yield "softmax_axis", lambda: attention_variant(q, k, v, causal, softmax_dim=-2)
-    yield "repeat_interleave", lambda: attention_variant(q, k, v, causal, expand="repeat")
+        yield "causal", variant(causal=False)
+        yield "mask_diagonal", variant(diagonal=1)
+        yield "mask_diagonal", variant(diagonal=-1)
+    if mask is not None:
+        yield "padding", variant(mask=None)
+    yield "scale", variant(scale=1.0)
+    yield "scale", variant(scale=1.0 / dim)
+    yield "scale_hidden", variant(scale=(q.shape[1] * dim) ** -0.5)
+    yield "scale_hidden", variant(scale=1.0 / (q.shape[1] * dim))
+    yield "softmax_axis", variant(softmax_dim=-2)
+    yield "repeat_interleave", variant(expand="repeat")
 
 
 def verify_sdpa(case: Case, output: Output) -> None:
     q, k, v = case["q"], case["k"], case["v"]
-    expected = reference.scaled_dot_product_attention(q, k, v, case["is_causal"])
+    mask = case.get("attention_mask")
+    expected = reference.scaled_dot_product_attention(q, k, v, case["is_causal"], mask)
+    padded = "" if mask is None else f", attention_mask {mask.tolist()}"
     what = (
         f"scaled_dot_product_attention with q {describe(q)}, k {describe(k)}, "
-        f"is_causal={case['is_causal']}"
+        f"is_causal={case['is_causal']}{padded}"
     )
     tolerance = TOLERANCES[q.dtype]
     actual = output["out"]
     expect_like(actual, expected, what, HINTS["weights_dtype"])
-    expect_close(
-        actual,
-        expected,
-        tolerance,
-        what,
-        lambda: HINTS[first_match(actual, attention_mistakes(case), tolerance) or "softmax_axis"],
-    )
+    keep = defined_queries(case)[:, None, :, None]  # (B, 1, S, 1)
+    actual, expected = defined_only(actual, keep), defined_only(expected, keep)
+
+    def diagnose() -> str:
+        mistakes = (
+            (hint, lambda wrong=wrong: defined_only(wrong(), keep))
+            for hint, wrong in attention_mistakes(case)
+        )
+        found = first_match(actual, mistakes, tolerance)
+        if found:
+            return HINTS[found]
+        return first_difference(actual, expected, tolerance, ("batch", "head", "query", "dim"))
+
+    expect_close(actual, expected, tolerance, what, diagnose)
 
 
 def property_case(seed: int, batch: int, kv_heads: int, n_rep: int, seq: int, cut: int) -> Case:
@@ -407,6 +514,7 @@ def verify_sdpa_properties(case: Case, output: Output) -> None:
     seq = q.shape[-2]
     for name in ("weights", "out", "out_future_changed", "out_heads_expanded"):
         expect_like(output[name], q[..., :16] if name == "weights" else q, f"attention {name}")
+    verify_sdpa(case, output)  # else a copy of v (n_rep = 1) would have every property
     weights = output["weights"][..., :seq]
     if not is_close(weights.sum(-1), torch.ones(weights.shape[:-1]), Tolerance(0, 1e-5)):
         raise CheckFailed(f"a query's attention weights do not sum to 1. {HINTS['softmax_axis']}")
@@ -439,10 +547,14 @@ def module_case(
     head_dim: int,
     seq: int,
     theta: float,
-    offset: bool,
+    positions: str,
     dtype,
 ) -> Case:
-    """Shapes and random weights for one attention layer, an input, and maybe position ids."""
+    """One attention layer's shapes and random weights, an input, and its positions.
+
+    positions: "default" (none given), "gaps" (increasing ids with gaps), or "padded" (a
+    left-padded batch: HF's attention mask and the position ids generate builds from it).
+    """
     g = torch.Generator().manual_seed(seed)
     kv_heads = max(1, heads // kv_divisor) if heads % kv_divisor == 0 else heads
     hidden = heads * head_dim
@@ -463,9 +575,16 @@ def module_case(
             "o_proj.weight": weight(hidden, hidden),
         },
     }
-    if offset:
-        case["position_ids"] = torch.arange(seq) + torch.randint(0, 512, (batch, 1), generator=g)
+    if positions == "gaps":
+        case["position_ids"] = gapped_positions(g, batch, seq)
+    elif positions == "padded":
+        mask = left_padding(g, batch, seq)
+        case["attention_mask"] = mask
+        case["position_ids"] = (mask.cumsum(-1) - 1).clamp(min=0)
     return case
+
+
+POSITIONS = ("default", "gaps", "padded")
 
 
 def module_cases(dtypes) -> st.SearchStrategy:
@@ -478,7 +597,7 @@ def module_cases(dtypes) -> st.SearchStrategy:
         head_dim=st.sampled_from([2, 4, 8, 16]),
         seq=st.integers(1, 8),
         theta=st.sampled_from(THETAS),
-        offset=st.booleans(),
+        positions=st.sampled_from(POSITIONS),
         dtype=st.sampled_from(dtypes),
     )
 
@@ -500,10 +619,18 @@ def build_attention(cls, case: Case) -> torch.nn.Module:
 
 
 def call_attention(module: torch.nn.Module, case: Case) -> torch.Tensor:
+    """The module on the case's input, with the position ids and mask the case has, by keyword."""
+    given = {name: case[name] for name in ("position_ids", "attention_mask") if name in case}
     with torch.no_grad():
-        if "position_ids" in case:
-            return module(case["x"], case["position_ids"])
-        return module(case["x"])
+        return module(case["x"], **given)
+
+
+def real_tokens(case: Case, output: torch.Tensor) -> torch.Tensor:
+    """The output with zeros at padding positions, where HF's output is not defined."""
+    if "attention_mask" not in case:
+        return output
+    keep = case["attention_mask"].bool()[..., None]
+    return torch.where(keep, output, torch.zeros((), dtype=output.dtype))
 
 
 FUNCTIONS = (
@@ -521,23 +648,38 @@ def probe_module(impl, case: Case) -> Output:
         return {"y": call_attention(build_attention(impl.Attention, case), case)}
 
 
+def module_mistakes(case: Case) -> Iterator[tuple[str, object]]:
+    """The reference module run as the usual mistakes run it: what each one outputs."""
+
+    def run(**changes) -> object:
+        changed = {key: value for key, value in {**case, **changes}.items() if value is not None}
+        return lambda: real_tokens(case, oracle(changed))
+
+    yield "theta", run(rope_theta=10000.0 if case["rope_theta"] != 10000.0 else 500000.0)
+    if "position_ids" in case:
+        yield "positions", run(position_ids=None)
+    if "attention_mask" in case:
+        yield "padding", run(attention_mask=None)
+
+
 def verify_module(case: Case, output: Output) -> None:
-    expected = call_attention(build_attention(reference.Attention, case), case)
-    positions = "given position_ids" if "position_ids" in case else "default positions"
+    expected = oracle(case)
+    given = [name for name in ("position_ids", "attention_mask") if name in case]
+    inputs = ", ".join(f"{name} {case[name].tolist()}" for name in given) or "default positions"
     what = (
         f"Attention({case['hidden_size']}, {case['num_heads']}, {case['num_kv_heads']}, "
-        f"rope_theta={case['rope_theta']:g}) on {describe(case['x'])}, {positions}"
+        f"rope_theta={case['rope_theta']:g}) on {describe(case['x'])}, {inputs}"
     )
+    tolerance = TOLERANCES[expected.dtype]
+    actual, expected = real_tokens(case, output["y"]), real_tokens(case, expected)
 
     def diagnose() -> str:
-        other = {**case, "rope_theta": 10000.0 if case["rope_theta"] != 10000.0 else 500000.0}
-        wrong_theta = call_attention(build_attention(reference.Attention, other), other)
-        found = first_match(
-            output["y"], [("theta", lambda: wrong_theta)], TOLERANCES[expected.dtype]
-        )
-        return HINTS[found or "module"]
+        found = first_match(actual, module_mistakes(case), tolerance)
+        if found:
+            return HINTS[found]
+        return first_difference(actual, expected, tolerance, ("batch", "position", "feature"))
 
-    expect_close(output["y"], expected, TOLERANCES[expected.dtype], what, diagnose)
+    expect_close(actual, expected, tolerance, what, diagnose)
 
 
 # ---- advanced: Llama 3 scaling and Meta's layout ----------------------------------------------
@@ -587,7 +729,7 @@ def meta_case(seed: int, heads: int, kv_divisor: int, half: int, seq: int, theta
     kv_heads = heads // kv_divisor if heads % kv_divisor == 0 else heads
     head_dim = 2 * half
     case = module_case(
-        seed, 1, heads, heads // kv_heads, head_dim, seq, theta, False, torch.float32
+        seed, 1, heads, heads // kv_heads, head_dim, seq, theta, "default", torch.float32
     )
     weights = case.pop("state_dict")
     return {
@@ -714,7 +856,10 @@ register(
         title="RoPE keeps norms, depends only on relative position, is the identity at 0",
         probe=probe_rope_properties,
         verify=verify_rope_properties,
-        examples=lambda: [rope_property_case(0, 6, 8, 3, 50, 10000.0)],
+        examples=lambda: [
+            rope_property_case(0, 6, 8, 3, 50, 10000.0),
+            rope_property_case(1, 3, 4, 0, 0, 500000.0),  # at 0..2 only: q0 is the identity
+        ],
         strategy=st.builds(
             rope_property_case,
             seeds,
@@ -753,6 +898,8 @@ register(
         examples=lambda: [
             attention_case(0, 2, 2, 2, 6, 0, 8, True),
             attention_case(1, 1, 1, 3, 4, 3, 8, False),
+            attention_case(2, 2, 2, 2, 6, 0, 8, True, padded=True),
+            attention_case(3, 2, 1, 2, 4, 2, 8, False, padded=True),
         ],
         strategy=attention_cases,
     ),
@@ -781,7 +928,10 @@ register(
         title="Attention equals LlamaAttention in float32 (state_dict loads strictly)",
         probe=probe_module,
         verify=verify_module,
-        examples=lambda: [module_case(0, 2, 4, 2, 8, 6, 500000.0, False, torch.float32)],
+        examples=lambda: [
+            module_case(0, 2, 4, 2, 8, 6, 500000.0, positions, torch.float32)
+            for positions in POSITIONS
+        ],
         strategy=module_cases([torch.float32]),
     ),
     Item(
@@ -792,8 +942,8 @@ register(
         probe=probe_module,
         verify=verify_module,
         examples=lambda: [
-            module_case(0, 2, 4, 2, 8, 6, 10000.0, True, dtype)
-            for dtype in (torch.bfloat16, torch.float16)
+            module_case(0, 2, 4, 2, 8, 6, 10000.0, positions, dtype)
+            for dtype, positions in ((torch.bfloat16, "gaps"), (torch.float16, "padded"))
         ],
         strategy=module_cases([torch.bfloat16, torch.float16]),
     ),
@@ -843,7 +993,7 @@ def snapshot_cases() -> dict[str, Case]:
     """Fixed attention-module cases whose LlamaAttention outputs are frozen."""
     return {
         f"module_{str(dtype).removeprefix('torch.')}": module_case(
-            7, 2, 4, 2, 8, 6, 500000.0, True, dtype
+            7, 2, 4, 2, 8, 6, 500000.0, "gaps", dtype
         )
         for dtype in TOLERANCES
     }

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from grader import reference
 from grader.chapters import one_line
-from grader.compare import Tolerance, describe, expect_close, first_match, is_close
+from grader.checks.attention import first_difference, gapped_positions, left_padding, real_tokens
+from grader.compare import Tolerance, describe, expect_close, first_match, is_close, max_error
 from grader.registry import Case, CheckFailed, Item, Output, register
 
 CHAPTER = "llama"
@@ -26,11 +27,18 @@ HINTS = {
     "model.embed_tokens.weight; otherwise give lm_head its own.",
     "names": "Use Hugging Face's names and nesting: model.embed_tokens, model.layers[i]"
     ".{self_attn,mlp,input_layernorm,post_attention_layernorm}, model.norm, lm_head.",
-    "model": "Embed the ids, run every layer in order (passing position_ids), apply the "
-    "final norm, then lm_head.",
-    "own_stack": "Fix the failing items of this chapter and of chapters 1 and 2 first (pytest -m "
-    '"rmsnorm or attention"); if they all pass, look at how the parts are wired together.',
+    "same_norm": "Use two RMSNorms: input_layernorm before attention and "
+    "post_attention_layernorm before the MLP, each with its own weight.",
+    "layer_theta": "Build self_attn with the config's theta: "
+    'rope_theta=config.rope_parameters["rope_theta"].',
+    "eps": "Build every RMSNorm with the config's eps: RMSNorm(hidden_size, "
+    "eps=config.rms_norm_eps).",
+    "positions": "Hand position_ids to every layer (and each layer to its attention): a gap "
+    "between positions changes the logits.",
+    "padding": "Hand attention_mask to every layer (and each layer to its attention): no "
+    "token may attend to padding.",
 }
+LAYOUTS = ("default", "gaps", "padded")  # how a case gives positions: see config_case
 
 # From benchmarks/tolerances.py, 200 random configurations per dtype, largest absolute error
 # of the logits against LlamaForCausalLM: as graded (every other part the reference) 1.9e-6 in
@@ -57,8 +65,14 @@ def config_case(
     theta: float = 10000.0,
     batch: int = 2,
     seq: int = 6,
+    layout: str = "default",
+    eps: float = 1e-5,
 ) -> Case:
-    """A small LlamaConfig (as plain values), random weights with O(1) activations, and ids."""
+    """A small LlamaConfig (as plain values), random weights with O(1) activations, and ids.
+
+    layout: "default" (no positions given), "gaps" (increasing position_ids with gaps), or
+    "padded" (a left-padded batch with HF's attention_mask and the positions generate builds).
+    """
     kv_heads = heads // kv_divisor if heads % kv_divisor == 0 else heads
     config = {
         "vocab_size": vocab,
@@ -68,7 +82,7 @@ def config_case(
         "num_attention_heads": heads,
         "num_key_value_heads": kv_heads,
         "rope_theta": theta,
-        "rms_norm_eps": 1e-5,
+        "rms_norm_eps": eps,
         "tie_word_embeddings": tied,
     }
     g = torch.Generator().manual_seed(seed)
@@ -80,8 +94,27 @@ def config_case(
         state_dict[name] = 1 + 0.1 * noise if len(shape) == 1 else noise / shape[-1] ** 0.5
     if tied:
         state_dict["lm_head.weight"] = state_dict["model.embed_tokens.weight"]
-    ids = torch.randint(0, vocab, (batch, seq), generator=g)
-    return {"config": config, "state_dict": state_dict, "input_ids": ids}
+    case = {
+        "config": config,
+        "state_dict": state_dict,
+        "input_ids": torch.randint(0, vocab, (batch, seq), generator=g),
+    }
+    if layout == "gaps":
+        case["position_ids"] = gapped_positions(g, batch, seq)
+    elif layout == "padded":
+        case["attention_mask"] = left_padding(g, batch, seq)
+        case["position_ids"] = (case["attention_mask"].cumsum(-1) - 1).clamp(min=0)
+    return case
+
+
+def given(case: Case) -> dict:
+    """The keyword arguments a case passes besides the ids: position_ids, attention_mask."""
+    return {name: case[name] for name in ("position_ids", "attention_mask") if name in case}
+
+
+def inputs(case: Case) -> str:
+    """A case's positions and mask in words, to append to a message ("" when none given)."""
+    return "".join(f", {name} {value.tolist()}" for name, value in given(case).items())
 
 
 def llama_config(values: dict, dtype=torch.float32):
@@ -119,9 +152,16 @@ def hf_shapes(config: dict) -> dict[str, tuple[int, ...]]:
 def oracle(case: Case) -> torch.Tensor:
     """LlamaForCausalLM's logits for the case, in the case's dtype."""
     dtype = case.get("dtype_name", "float32")
-    model = hf_model(case, getattr(torch, dtype))
+    return hf_logits(hf_model(case, getattr(torch, dtype)), case)
+
+
+def hf_logits(model, case: Case) -> torch.Tensor:
+    """HF's logits for the case's ids, positions and mask (all ones where none is given)."""
+    mask = case.get("attention_mask", torch.ones_like(case["input_ids"]))  # never "packed"
     with torch.no_grad():
-        return model(case["input_ids"]).logits
+        return model(
+            case["input_ids"], attention_mask=mask, position_ids=case.get("position_ids")
+        ).logits
 
 
 def shape_of(config: dict) -> str:
@@ -129,6 +169,7 @@ def shape_of(config: dict) -> str:
     return (
         f"{config['num_hidden_layers']} layers, {config['num_attention_heads']} heads, "
         f"{config['num_key_value_heads']} kv heads, vocab {config['vocab_size']}, "
+        f"rms_norm_eps={config['rms_norm_eps']:g}, rope_theta={config['rope_theta']:g}, "
         f"tied={config['tie_word_embeddings']}"
     )
 
@@ -203,6 +244,7 @@ def layer_case(case: Case) -> Case:
     g = torch.Generator().manual_seed(int(case["input_ids"].sum()))
     hidden = case["config"]["hidden_size"]
     return {
+        **given(case),
         "config": case["config"],
         "state_dict": {
             k.removeprefix(prefix): v for k, v in case["state_dict"].items() if k.startswith(prefix)
@@ -216,48 +258,83 @@ def probe_layer(impl, case: Case) -> Output:
     with impl.substituted(parts), torch.no_grad():
         layer = impl.DecoderLayer(llama_config(case["config"]))
         load_into(layer, case["state_dict"], "DecoderLayer")
-        return {"y": layer(case["x"])}
+        return {"y": layer(case["x"], **given(case))}
 
 
-def verify_layer(case: Case, output: Output) -> None:
-    config = llama_config(case["config"])
-    layer = reference.DecoderLayer(config).eval()
+def reference_layer(case: Case, **changes) -> torch.nn.Module:
+    """reference.DecoderLayer with the case's weights, its config changed by `changes`."""
+    layer = reference.DecoderLayer(llama_config({**case["config"], **changes})).eval()
     layer.load_state_dict(case["state_dict"])
-    x = case["x"]
+    return layer
+
+
+def layer_mistakes(case: Case):
+    """What the usual mistakes in DecoderLayer return on the case (each run on request)."""
+    layer = reference_layer(case)
+    config = llama_config(case["config"])
     attention = reference.Attention(
         config.hidden_size, config.num_attention_heads, config.num_key_value_heads,
         config.rope_parameters["rope_theta"],
     )  # fmt: skip
     attention.load_state_dict(layer.self_attn.state_dict())
     norm1, norm2, mlp = layer.input_layernorm, layer.post_attention_layernorm, layer.mlp
+    x, extra = case["x"], given(case)
+
+    def attend(h: torch.Tensor, **changes) -> torch.Tensor:
+        return attention(h, **{**extra, **changes})
+
+    def post_norm() -> torch.Tensor:
+        h = norm1(x + attend(x))
+        return norm2(h + mlp(h))
+
+    def no_attention_residual() -> torch.Tensor:
+        h = attend(norm1(x))
+        return h + mlp(norm2(h))
+
+    def no_mlp_residual() -> torch.Tensor:
+        return mlp(norm2(x + attend(norm1(x))))
+
+    def same_norm(norm: torch.nn.Module) -> torch.Tensor:
+        h = x + attend(norm(x))
+        return h + mlp(norm(h))
+
+    def pre_norm_with(**changes) -> torch.Tensor:
+        h = x + attend(norm1(x), **changes)
+        return h + mlp(norm2(h))
+
+    yield "pre_norm", post_norm
+    yield "residual", no_attention_residual
+    yield "residual", no_mlp_residual
+    yield "same_norm", lambda: same_norm(norm1)
+    yield "same_norm", lambda: same_norm(norm2)
+    if case["config"]["rope_theta"] != 10000.0:
+        yield "layer_theta", lambda: reference_layer(case, rope_theta=10000.0)(x, **extra)
+    yield "eps", lambda: reference_layer(case, rms_norm_eps=1e-6)(x, **extra)
+    if "position_ids" in extra:
+        yield "positions", lambda: pre_norm_with(position_ids=None)
+    if "attention_mask" in extra:
+        yield "padding", lambda: pre_norm_with(attention_mask=None)
+
+
+def verify_layer(case: Case, output: Output) -> None:
+    x = case["x"]
     with torch.no_grad():
-        expected = layer(x)
-
-        def post_norm() -> torch.Tensor:
-            h = norm1(x + attention(x))
-            return norm2(h + mlp(h))
-
-        def no_attention_residual() -> torch.Tensor:
-            h = attention(norm1(x))
-            return h + mlp(norm2(h))
-
-        def no_mlp_residual() -> torch.Tensor:
-            h = x + attention(norm1(x))
-            return mlp(norm2(h))
-
-        mistakes = [
-            ("pre_norm", post_norm),
-            ("residual", no_attention_residual),
-            ("residual", no_mlp_residual),
-        ]
+        expected = real_tokens(case, reference_layer(case)(x, **given(case)))
+        actual = real_tokens(case, output["y"])
         tolerance = TOLERANCES[torch.float32]
-        expect_close(
-            output["y"],
-            expected,
-            tolerance,
-            f"DecoderLayer on {describe(x)}",
-            lambda: HINTS[first_match(output["y"], mistakes, tolerance) or "pre_norm"],
-        )
+
+        def diagnose() -> str:
+            mistakes = (
+                (hint, lambda wrong=wrong: real_tokens(case, wrong()))
+                for hint, wrong in layer_mistakes(case)
+            )
+            found = first_match(actual, mistakes, tolerance)
+            if found:
+                return HINTS[found]
+            return first_difference(actual, expected, tolerance, ("batch", "position", "feature"))
+
+        where = f"DecoderLayer on {describe(x)}, {shape_of(case['config'])}"
+        expect_close(actual, expected, tolerance, where + inputs(case), diagnose)
 
 
 # ---- the model ------------------------------------------------------------------------------
@@ -270,28 +347,52 @@ def probe_model(impl, case: Case) -> Output:
         model = impl.Llama(llama_config(case["config"])).to(dtype)
         load_into(model, {k: v.to(dtype) for k, v in case["state_dict"].items()}, "Llama")
         with torch.no_grad():
-            logits = model(case["input_ids"])
+            logits = model(case["input_ids"], **given(case))
     return {"logits": logits}
+
+
+def model_mistakes(case: Case, dtype: torch.dtype):
+    """What the usual mistakes in LlamaModel and Llama return on the case."""
+    model = hf_model(case, dtype)
+    captured = {}
+    model.model.norm.register_forward_pre_hook(lambda _, args: captured.update(h=args[0]))
+    hf_logits(model, case)  # fills `captured`
+    norm = model.model.norm
+    embedding = model.model.embed_tokens.weight
+
+    def default_eps() -> torch.Tensor:
+        norm.variance_epsilon = 1e-6  # RMSNorm's default, where the config's was not passed
+        return model.lm_head(norm(captured["h"]))
+
+    yield "final_norm", lambda: model.lm_head(captured["h"])
+    yield "tie", lambda: norm(captured["h"]) @ embedding.T
+    yield "eps", default_eps
+    for name, hint in (("position_ids", "positions"), ("attention_mask", "padding")):
+        if name in case:
+            changed = {k: v for k, v in case.items() if k != name}
+            yield hint, lambda changed=changed: oracle(changed)
 
 
 def verify_model(case: Case, output: Output) -> None:
     expected = oracle(case)
-    what = f"Llama logits for {describe(case['input_ids'])} ids, {shape_of(case['config'])}"
+    what = (
+        f"Llama logits for {describe(case['input_ids'])} ids, {shape_of(case['config'])}"
+        + inputs(case)
+    )
+    tolerance = TOLERANCES[expected.dtype]
+    actual, expected = real_tokens(case, output["logits"]), real_tokens(case, expected)
 
     def diagnose() -> str:
-        model = hf_model(case, expected.dtype)
-        captured = {}
-        model.model.norm.register_forward_pre_hook(lambda _, args: captured.update(h=args[0]))
-        with torch.no_grad():
-            hidden = model.model(case["input_ids"]).last_hidden_state
-        embedding = model.model.embed_tokens.weight
-        mistakes = [
-            ("final_norm", lambda: model.lm_head(captured["h"])),
-            ("tie", lambda: hidden @ embedding.T),
-        ]
-        return HINTS[first_match(output["logits"], mistakes, TOLERANCES[expected.dtype]) or "model"]
+        mistakes = (
+            (hint, lambda wrong=wrong: real_tokens(case, wrong()))
+            for hint, wrong in model_mistakes(case, expected.dtype)
+        )
+        found = first_match(actual, mistakes, tolerance)
+        if found:
+            return HINTS[found]
+        return first_difference(actual, expected, tolerance, ("batch", "position", "token"))
 
-    expect_close(output["logits"], expected, TOLERANCES[expected.dtype], what, diagnose)
+    expect_close(actual, expected, tolerance, what, diagnose)
 
 
 def probe_structure(impl, case: Case) -> Output:
@@ -340,30 +441,93 @@ def verify_structure(case: Case, output: Output) -> None:
         )
 
 
+def traced(model: torch.nn.Module, run) -> tuple[list[str], list[torch.Tensor]]:
+    """Run `run()` with a forward hook on every named submodule: names and tensor outputs,
+    in the order the modules finished (a module called twice keeps its first output)."""
+    names, outputs, handles = [], [], []
+
+    def record(name: str):
+        def hook(_module, _args, output) -> None:
+            if isinstance(output, tuple):
+                output = output[0]  # HF's attention returns (output, weights)
+            if isinstance(output, torch.Tensor) and name not in names:
+                names.append(name)
+                outputs.append(output.detach().clone())
+
+        return hook
+
+    for name, module in model.named_modules():
+        if name:
+            handles.append(module.register_forward_hook(record(name)))
+    try:
+        run()
+    finally:
+        for handle in handles:
+            handle.remove()
+    return names, outputs
+
+
 def probe_own_stack(impl, case: Case) -> Output:
-    """The learner's whole stack, their own chapters included; and a changed-future run."""
+    """The learner's whole stack, their own chapters included, with every module's output;
+    and a run with a changed future."""
     model = impl.Llama(llama_config(case["config"]))
     load_into(model, case["state_dict"], "Llama")
     ids = case["input_ids"]
     changed = ids.clone()
     changed[:, -2:] = (changed[:, -2:] + 1) % case["config"]["vocab_size"]
     with torch.no_grad():
-        return {"logits": model(ids), "logits_changed_future": model(changed)}
+        logits = []
+        names, outputs = traced(model, lambda: logits.append(model(ids, **given(case))))
+        return {
+            "logits": logits[0],
+            "logits_changed_future": model(changed, **given(case)),
+            "module_names": names,
+            "module_outputs": outputs,
+        }
+
+
+def first_divergence(case: Case, output: Output) -> str:
+    """The first module, in HF's order, whose output differs from LlamaForCausalLM's module of
+    the same name on the same input: where the whole stack goes wrong."""
+    model = hf_model(case)
+    names, outputs = traced(model, lambda: hf_logits(model, case))
+    learner = dict(zip(output["module_names"], output["module_outputs"], strict=True))
+    tolerance = TOLERANCES[torch.float32]
+    for name, expected in zip(names, outputs, strict=True):
+        where = name.removeprefix("model.")
+        if where.startswith("layers."):
+            _, index, rest = where.split(".", 2)
+            where = f"layer {index}, {rest}"
+        actual = learner.get(name)
+        if actual is None and name.endswith("norm"):  # a projection may run as F.linear
+            return f"{where} never ran, though Hugging Face's model calls it on this input."
+        if actual is None or actual.shape != expected.shape:
+            continue  # a module HF has and the learner's stack does not (rotary_emb, act_fn)
+        actual, expected = real_tokens(case, actual), real_tokens(case, expected)
+        if max_error(actual, expected, tolerance) > 1:
+            error = (actual.double() - expected.double()).abs().nan_to_num(float("inf")).max()
+            return (
+                f"The first part whose output differs from Hugging Face's on the same input is "
+                f"{where} (max difference {error.item():.3g})."
+            )
+    return "Every module's output matches Hugging Face's; the difference comes after them."
 
 
 def verify_own_stack(case: Case, output: Output) -> None:
-    expected = oracle(case)
+    expected = real_tokens(case, oracle(case))
     tolerance = TOLERANCES[torch.float32]
+    what = f"your whole stack's logits, {shape_of(case['config'])}{inputs(case)}"
     expect_close(
-        output["logits"],
+        real_tokens(case, output["logits"]),
         expected,
         tolerance,
-        "your whole stack's logits",
-        lambda: HINTS["own_stack"],
+        what,
+        lambda: first_divergence(case, output),
     )
     earlier = slice(0, case["input_ids"].shape[1] - 2)
+    changed = real_tokens(case, output["logits_changed_future"])
     if not is_close(
-        output["logits_changed_future"][:, earlier], output["logits"][:, earlier], tolerance
+        changed[:, earlier], real_tokens(case, output["logits"])[:, earlier], tolerance
     ):
         raise CheckFailed(
             "changing the last two tokens changed the logits before them: the model must be causal."
@@ -385,17 +549,20 @@ configs = st.builds(
     theta=st.sampled_from([10000.0, 500000.0]),
     batch=st.integers(1, 2),
     seq=st.integers(3, 8),
+    layout=st.sampled_from(LAYOUTS),
+    eps=st.sampled_from([1e-6, 1e-5, 1e-2]),
 )
 
 
 def tiny() -> Case:
-    """Two layers, GQA (4 heads, 2 key/value heads), separate lm_head."""
-    return config_case(0, 64, 4, 2, 8, 2, False)
+    """Two layers, GQA (4 heads, 2 key/value heads), separate lm_head, positions with gaps,
+    an eps large enough (0.05) that RMSNorm's default 1e-6 in its place shows."""
+    return config_case(0, 64, 4, 2, 8, 2, False, layout="gaps", eps=0.05)
 
 
 def tiny_tied() -> Case:
-    """One layer, tied embeddings, Llama 3's theta."""
-    return config_case(1, 48, 2, 1, 8, 1, True, theta=500000.0)
+    """One layer, tied embeddings, Llama 3's theta, a left-padded batch."""
+    return config_case(1, 48, 2, 1, 8, 1, True, theta=500000.0, layout="padded")
 
 
 def in_dtype(case: Case, dtype: torch.dtype) -> Case:
@@ -420,7 +587,7 @@ register(
         title="DecoderLayer equals LlamaDecoderLayer (pre-norm residual blocks)",
         probe=probe_layer,
         verify=verify_layer,
-        examples=lambda: [layer_case(tiny())],
+        examples=lambda: [layer_case(tiny()), layer_case(tiny_tied())],
         strategy=configs.map(layer_case),
     ),
     Item(

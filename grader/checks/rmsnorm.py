@@ -189,6 +189,13 @@ def probe_init(impl, case: Case) -> Output:
     return output
 
 
+def probe_zero(impl, case: Case) -> Output:
+    """The learner's output on zeros, and on the case's non-zero input."""
+    norm = build(impl, case)
+    with torch.no_grad():
+        return {"y": norm(torch.zeros_like(case["x"])), "y_check": norm(case["x"])}
+
+
 def probe_scaled(impl, case: Case) -> Output:
     """The learner's output on x and on c * x."""
     norm = build(impl, case)
@@ -243,7 +250,10 @@ def verify_forward(case: Case, output: Output) -> None:
 
 
 def verify_dtype_shape(case: Case, output: Output) -> None:
-    """The output has the input's dtype and shape (LlamaRMSNorm's, with a same-dtype weight)."""
+    """The output has the input's dtype and shape, and its values are LlamaRMSNorm's.
+
+    The values are compared too, so that no point goes to a constant or a copied input.
+    """
     expected = oracle(case)
     actual = output["y"]
     if isinstance(actual, torch.Tensor) and actual.shape != expected.shape:
@@ -251,21 +261,24 @@ def verify_dtype_shape(case: Case, output: Output) -> None:
             f"{where(case)} has shape {tuple(actual.shape)}, expected "
             f"{tuple(expected.shape)}. {HINTS['keepdim']}"
         )
-    expect_like(actual, expected, where(case), HINTS["cast_back"])
+    verify_forward(case, output)
 
 
 def verify_zero(case: Case, output: Output) -> None:
-    """A zero input gives zeros."""
+    """A zero input gives zeros, from a forward that is right on a non-zero input."""
+    verify_forward(case, {"y": output["y_check"]})  # zeros alone would reward `return 0 * x`
     actual = output["y"]
-    expect_like(actual, oracle(case), where(case), HINTS["cast_back"])
+    where_zero = where({**case, "x": torch.zeros_like(case["x"])})
+    expect_like(actual, case["x"], where_zero, HINTS["cast_back"])
     if not actual.isfinite().all():
-        raise CheckFailed(f"{where(case)} is NaN for a zero input. {HINTS['eps_missing']}")
+        raise CheckFailed(f"{where_zero} is NaN for a zero input. {HINTS['eps_missing']}")
     if actual.count_nonzero():
-        raise CheckFailed(f"{where(case)} is not zero for a zero input. {HINTS['formula']}")
+        raise CheckFailed(f"{where_zero} is not zero for a zero input. {HINTS['formula']}")
 
 
 def verify_scaled(case: Case, output: Output) -> None:
-    """RMSNorm(c * x) equals RMSNorm(x)."""
+    """RMSNorm(c * x) equals RMSNorm(x), and RMSNorm(x) is LlamaRMSNorm's (else zeros pass)."""
+    verify_forward(case, output)
     # eps is 1e-6 and every row has a mean square of 1, so eps moves the result by < 5e-5 * c^-2.
     tolerance = Tolerance(rtol=1e-4, atol=1e-6)
     if not is_close(output["y_scaled"], output["y"], tolerance):
@@ -278,7 +291,7 @@ def verify_scaled(case: Case, output: Output) -> None:
 def verify_weight(case: Case, output: Output) -> None:
     """The output is weight times the unit-weight output, and the gradient is LlamaRMSNorm's."""
     x = case["x"]
-    expect_like(output["y"], x, "RMSNorm output")
+    verify_forward(case, output)  # zeros would scale with any weight
     if not is_close(output["y"], case["weight"] * output["y_unit"], TOLERANCES[x.dtype]):
         raise CheckFailed(
             f"RMSNorm's output does not scale with its weight. {HINTS['weight_used']}"
@@ -299,18 +312,21 @@ def verify_weight(case: Case, output: Output) -> None:
 # ---- the graded items -----------------------------------------------------------------------
 
 
+def init_case(seed: int, hidden_size: int, eps: float) -> Case:
+    """A hidden size, eps, and a LlamaRMSNorm state_dict of that size to load."""
+    weight = torch.randn(hidden_size, generator=torch.Generator().manual_seed(seed))
+    return {"hidden_size": hidden_size, "eps": eps, "state_dict": {"weight": weight}}
+
+
 def init_cases() -> list[Case]:
-    """Hidden sizes from 1 to Llama 3 8B's 4096, each with a state_dict to load."""
-    return [
-        {"hidden_size": size, "eps": 1e-5, "state_dict": {"weight": torch.randn(size)}}
-        for size in (1, 16, 4096)
-    ]
+    """Hidden sizes from 1 to Llama 3 8B's 4096."""
+    return [init_case(seed, size, 1e-5) for seed, size in enumerate((1, 16, 4096))]
 
 
 def zero_cases() -> list[Case]:
-    """All-zero inputs in every dtype."""
+    """Inputs in every dtype: the probe runs zeros of their shape, and the inputs themselves."""
     return [
-        forward_case(0, shape, 0.0, eps, dtype)
+        forward_case(0, shape, 1.0, eps, dtype)
         for dtype in TOLERANCES
         for shape, eps in [((4,), 1e-6), ((2, 3, 16), 1e-5)]
     ]
@@ -340,6 +356,9 @@ register(
         probe=probe_init,
         verify=verify_init,
         examples=init_cases,
+        strategy=st.builds(
+            init_case, st.integers(0, 2**32 - 1), st.integers(1, 4096), st.sampled_from(EPS)
+        ),
     ),
     Item(
         "rmsnorm_float32",
@@ -376,9 +395,10 @@ register(
         CHAPTER,
         points=1,
         title="a zero input gives zeros, not NaN",
-        probe=probe_forward,
+        probe=probe_zero,
         verify=verify_zero,
         examples=zero_cases,
+        strategy=forward_cases(list(TOLERANCES), log10_scale=(-1.0, 1.0)),
     ),
     Item(
         "rmsnorm_fp16_large",

@@ -7,11 +7,14 @@ import torch
 HINT = "mask_diagonal"
 
 
-def scaled_dot_product_attention(q, k, v, is_causal=True):
+def scaled_dot_product_attention(q, k, v, is_causal=True, attention_mask=None):
     n_rep = q.shape[1] // k.shape[1]
     k, v = repeat_kv(k, n_rep), repeat_kv(v, n_rep)  # noqa: F821  (the chapter's own)
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    visible = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool)
     if is_causal:
-        visible = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool).tril(1)
-        scores = scores.masked_fill(~visible, float("-inf"))
+        visible = visible.tril(1)
+    if attention_mask is not None:
+        visible = visible & attention_mask[:, None, None, :].bool()
+    scores = scores.masked_fill(~visible, torch.finfo(scores.dtype).min)
     return torch.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype) @ v
