@@ -50,8 +50,11 @@ def solutions(session: nox.Session) -> None:
 
 @nox.session
 def stubs(session: nox.Session) -> None:
-    """Every graded item fails on the untouched exercises, with one line naming the function."""
-    session.run("pytest", "tests/kit/test_stubs.py", *session.posargs)
+    """Every graded item fails on the untouched exercises, with one line naming the function,
+    and on degenerate ones (zeros, NaN, a copied input) wherever it grades that output."""
+    session.run(
+        "pytest", "tests/kit/test_stubs.py", "tests/kit/test_degenerate.py", *session.posargs
+    )
 
 
 @nox.session
