@@ -12,7 +12,8 @@ answers requests on stdin/stdout (frames of `grader.autograde.wire` messages):
   (`environment` when the worker itself could not fork or set up: never the student's fault),
   then the child's raw message, which only the grader decodes.
 
-Nothing here compares or scores: expected values never enter this process.
+Nothing here compares or scores: expected values never enter this process. The child runs the
+submission under `grader.autograde.tripwire`, which names any route to the answer key it takes.
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ def main() -> None:
     warnings.simplefilter("ignore")
     import peft  # noqa: F401  (imported once here, so that no child pays for it)
     import transformers  # noqa: F401
+    from transformers import LlamaConfig  # noqa: F401  (lazy: resolved here, not by a student)
 
     from grader import registry
     from grader.runner import quiet_transformers
@@ -277,11 +279,15 @@ def child(request: dict, cases: dict, result_fd: int, limits: dict) -> None:
 def probe_all(chapter: str, work: Path, cases: dict) -> bytes:
     """Import the submission and run every probe on every case; stop an item at its first error."""
     from grader import registry
+    from grader.autograde.tripwire import Tripwire
     from grader.chapters import Impl, load_chapter
     from grader.runner import call_probe, plain
 
+    tripwire = Tripwire()
+    tripwire.install()  # before the student's first line runs
     try:
         impl = load_chapter(work, chapter)
+        tripwire.lend_imports(impl._namespace)
     except BaseException as error:  # sys.exit() at import: no credit, and no crash either
         impl = Impl({}, f"{chapter}.py", error=f"importing it raised {type(error).__name__}")
     report: dict = {}
@@ -297,7 +303,8 @@ def probe_all(chapter: str, work: Path, cases: dict) -> bytes:
                 error = f"your code raised {type(failure).__name__}"
                 break
         report[grade_id] = {"outputs": outputs, "error": error}
-    return wire.encode({"items": report})
+    tripwire.disarm()
+    return wire.encode({"items": report, "flags": tripwire.flags})
 
 
 if __name__ == "__main__":
