@@ -5,7 +5,8 @@ need them), so a submission can find them without an `import`: `nn.Module.__subc
 `sys.modules[...]`, `gc`, reading their installed files. The tripwire does not stop that; it
 names the route, and `kit grade` flags the submission for review. It watches:
 
-- calls from the student's code into that code (a profile hook on every thread), except
+- calls from the student's code into that code (a profile hook on every thread, from the
+  end of the submission's import: a loop at import pays only for the audit hook), except
   the parts the kit lends: what the probes bind into the submission's namespace, what they
   pass to its functions, what it imports by name from the reference that stands in for an
   earlier chapter, and Hugging Face's config classes;
@@ -69,6 +70,13 @@ MAX_FLAGS = 5
 def source_file(cls: type) -> str:
     """The file that defines a class ("" for built-in ones)."""
     return getattr(sys.modules.get(cls.__module__), "__file__", None) or ""
+
+
+def full_path(path: str | bytes) -> str:
+    """An absolute path, normalised only where it needs to be (this runs on every open)."""
+    path = os.fsdecode(path)
+    path = path if path.startswith("/") else os.path.join(os.getcwd(), path)
+    return os.path.normpath(path) if ".." in path or "//" in path else path
 
 
 def answer_roots() -> tuple[str, ...]:
@@ -204,15 +212,16 @@ class Tripwire:
 
     def audit(self, event: str, args: tuple) -> None:
         """The audit hook: file opens, gc searches, code made at run time, by the student."""
-        if not self.armed or self.busy or event not in AUDITED:
+        if event not in AUDITED or not self.armed or self.busy:
             return
         self.busy = True  # sys._getframe and open raise audit events of their own
         try:
             if event == "open":
                 path = args[0]
-                if not isinstance(path, str | bytes) or self.kind(
-                    os.path.abspath(os.fsdecode(path))
-                ) not in (ANSWER, CHECKS):
+                if not isinstance(path, str | bytes) or self.kind(full_path(path)) not in (
+                    ANSWER,
+                    CHECKS,
+                ):
                     return
             frame = sys._getframe(1)
             kind = self.kind(frame.f_code.co_filename) if event in DIRECT else self.caller(frame)
@@ -222,7 +231,7 @@ class Tripwire:
             self.busy = False
 
     def install(self) -> None:
-        """Watch from now on: the hooks, and the kit's binding of lent parts and graded names."""
+        """Watch from now on: the audit hook, and the kit's binding of lent parts and names."""
         bind, getattr_ = chapters.bound, chapters.Impl.__getattr__
 
         def bound(namespace, values):
@@ -236,9 +245,12 @@ class Tripwire:
 
         chapters.bound, chapters.Impl.__getattr__ = bound, part
         sys.addaudithook(self.audit)
+        self.armed = True
+
+    def profile_calls(self) -> None:
+        """Profile every call from now on (after the import: at import, only audit events)."""
         threading.setprofile(self.profile)
         sys.setprofile(self.profile)
-        self.armed = True
 
     def disarm(self) -> None:
         """Stop watching (the student's code has finished)."""

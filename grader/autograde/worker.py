@@ -288,6 +288,7 @@ def probe_all(chapter: str, work: Path, cases: dict) -> bytes:
     try:
         impl = load_chapter(work, chapter)
         tripwire.lend_imports(impl._namespace)
+        tripwire.profile_calls()
     except BaseException as error:  # sys.exit() at import: no credit, and no crash either
         impl = Impl({}, f"{chapter}.py", error=f"importing it raised {type(error).__name__}")
     report: dict = {}

@@ -26,11 +26,11 @@ pytestmark = pytest.mark.slow
 SLATE = ("tmp_hardlink", "sysv_shm", "fork_allocations")
 # attack -> (chapter, words its flag must contain)
 ANSWER_KEY = {
-    "subclasses": ("rmsnorm", "__subclasses__"),
-    "subclass_wrapper": ("rmsnorm", "__subclasses__"),
+    "subclasses": ("rmsnorm", "kit's or Hugging Face's code"),
+    "subclass_wrapper": ("rmsnorm", "LlamaRMSNorm"),
     "sys_modules_reference": ("attention", "kit's or Hugging Face's code"),
     "sys_modules_warpers": ("sampling", "TopKLogitsWarper"),
-    "importlib_module": ("rmsnorm", "importlib"),
+    "importlib_module": ("rmsnorm", "kit's or Hugging Face's code"),
     "gc_objects": ("rmsnorm", "garbage collector"),
     "read_installed": ("rmsnorm", "opened"),
     "exec_source": ("rmsnorm", "compiled source"),
