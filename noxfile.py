@@ -106,8 +106,10 @@ def nbgrader(session: nox.Session) -> None:
 
 @nox.session
 def grader(session: nox.Session) -> None:
-    """kit grade against the adversarial corpus, zips and the wire format; then kit demo."""
-    session.run("pytest", "tests/kit/test_grade.py", *session.posargs)
+    """kit grade against the adversarial corpus, zips, the wire format, isolation; kit demo."""
+    session.run(
+        "pytest", "tests/kit/test_grade.py", "tests/kit/test_isolation.py", *session.posargs
+    )
     session.run("kit", "demo", "--out", f"{session.create_tmp()}/demo")
 
 

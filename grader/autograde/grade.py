@@ -190,13 +190,15 @@ class Grader:
             crash = str(report.get("crash", ""))[:300] if isinstance(report, dict) else "bad result"
         except wire.WireError:
             report, crash = None, "its result was not a valid message"
+        tripped = report.get("flags") if isinstance(report, dict) else None  # the tripwire's
+        tripped = [str(f)[:200] for f in tripped[:5]] if isinstance(tripped, list) else []
         with self.lock, warnings.catch_warnings(), quiet_transformers():
             warnings.simplefilter("ignore")
             outcome.items = score(submission.chapter, self.cases[submission.chapter], report)
         if crash:
             outcome.status, outcome.reason = CRASHED, crash
-        elif submission.flags:
-            outcome.status, outcome.reason = FLAGGED, "; ".join(submission.flags)
+        elif flags := submission.flags + tripped:
+            outcome.status, outcome.reason = FLAGGED, "; ".join(flags)
         return outcome
 
     def digest(self, submission: Submission) -> str:

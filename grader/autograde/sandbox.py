@@ -3,9 +3,11 @@
 With bubblewrap (`bwrap`, Debian's package `bubblewrap`), the worker sees a read-only copy of
 just the system, Python and the kit's `grader` package (no course directory, no solutions, no
 gradebook, no home), an empty private /tmp of bounded size, no network, its own PID namespace,
-and dies with the grader; submissions run as an unprivileged uid. Without bwrap it is a
-separate process in its own session, still with rlimits and the wall-clock timeout, and
-`Isolation.cannot` lists what that does not defend against.
+and dies with the grader; submissions run as an unprivileged uid. Either way each submission
+gets a clean slate from the worker (its own /tmp, /dev/shm and IPC namespace, see
+`worker.clean_slate`). Without bwrap the worker is a separate process in its own session,
+still with rlimits and the wall-clock timeout, and `Isolation.cannot` lists what that does
+not defend against.
 """
 
 from __future__ import annotations
@@ -48,13 +50,18 @@ ENVIRONMENT = {
 
 @dataclass(frozen=True)
 class Limits:
-    """What one submission may use; the CPU, memory and process limits are rlimits."""
+    """What one submission may use; the CPU, memory and process limits are per-process rlimits.
+
+    Memory is bounded per process (address space), times the process limit; the submission's
+    /tmp and /dev/shm (tmpfs, `tmp_size` each) and its SysV shared memory (`memory` in all)
+    come on top. CPU time counts every thread of a process.
+    """
 
     wall: float = 120.0  # seconds, enforced by the worker and, as a backstop, by the grader
     cpu: int = 120  # seconds of CPU time
     memory: int = 4 * 2**30  # bytes of address space above what the worker already maps
     file_size: int = 64 * 2**20  # bytes per file written
-    tmp_size: int = 256 * 2**20  # bytes of the private /tmp (bwrap only)
+    tmp_size: int = 256 * 2**20  # bytes of each private tmpfs: the worker's /tmp, a child's
     result: int = wire.MAX_MESSAGE  # bytes of the message sent back
     processes: int = 256  # processes and threads, above those the uid already runs
 
@@ -104,13 +111,11 @@ def isolation(limits: Limits, allow_bwrap: bool = True) -> Isolation:
     """The strongest isolation that works here: bwrap if it can start a sandbox, else a process."""
     if allow_bwrap and shutil.which("bwrap"):
         command = bwrap_command(limits)
-        trial = subprocess.run(
-            [*command[: command.index(sys.executable)], sys.executable, "-I", "-c", "pass"],
-            capture_output=True,
-            check=False,
-        )
+        trial = slate_trial(command[: command.index(sys.executable)])
         if trial.returncode == 0:
             return Isolation("bwrap", command)
+        if trial.returncode == UNSLATED:
+            return Isolation("bwrap", command, (SLATE_MISSING,))
         why = trial.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
         unavailable = f"bwrap failed: {why[0][:120]}"
     else:
@@ -120,9 +125,29 @@ def isolation(limits: Limits, allow_bwrap: bool = True) -> Isolation:
         "reading files the grader's user can read (solutions, the secret)",
         "writing files the grader's user can write (the gradebook)" if os.getuid() else "",
         "filling the disk with many files",
+        SLATE_MISSING if slate_trial((), env=ENVIRONMENT).returncode else "",
     )
     command = (sys.executable, "-I", "-m", "grader.autograde.worker")
     return Isolation(f"separate process ({unavailable})", command, tuple(c for c in cannot if c))
+
+
+UNSLATED = 3  # the trial's exit status when the sandbox starts but a child gets no clean slate
+SLATE_MISSING = "leaving files in /tmp or shared memory for the next submissions"
+SLATE_TRIAL = (
+    "import os, sys\n"
+    "from grader.autograde.worker import clean_slate\n"
+    "if os.fork() == 0:\n"
+    "    try: clean_slate({'tmp_size': 2**20, 'memory': 2**30})\n"
+    "    except OSError: os._exit(1)\n"
+    "    os._exit(0)\n"
+    f"sys.exit({UNSLATED} if os.wait()[1] else 0)\n"
+)
+
+
+def slate_trial(prefix: tuple[str, ...], env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run, in the sandbox `prefix` starts, a child that sets up a clean slate: did it work?"""
+    command = [*prefix, sys.executable, "-I", "-c", SLATE_TRIAL]
+    return subprocess.run(command, capture_output=True, check=False, env=env)
 
 
 class Worker:
@@ -156,7 +181,24 @@ class Worker:
             self.process = None
 
     def grade(self, chapter: str, files: dict[str, str], cases: bytes) -> tuple[dict, bytes]:
-        """Run a submission's probes: the worker's status and the child's raw message."""
+        """Run a submission's probes: the worker's status and the child's raw message.
+
+        A failure of the environment (the worker could not fork or set up the child's slate,
+        or died itself) is never the student's: a fresh worker grades the submission again.
+        """
+        status, message = self._grade_once(chapter, files, cases)
+        if status["status"] == "environment":
+            self.stop()
+            status, message = self._grade_once(chapter, files, cases)
+            if status["status"] == "environment":
+                return {
+                    "status": "crashed",
+                    "detail": f"the grader's environment failed: "
+                    f"{status['detail']} (twice, on a fresh worker; not the student's code)",
+                }, b""
+        return status, message
+
+    def _grade_once(self, chapter: str, files: dict[str, str], cases: bytes) -> tuple[dict, bytes]:
         try:
             if self.process is None:
                 self.start()
@@ -176,8 +218,9 @@ class Worker:
             return status, self._receive(deadline)
         except (ChannelClosed, OSError, wire.WireError) as error:
             self.stop()  # a worker that missed its own deadline or died is replaced
-            status = "timed out" if isinstance(error, TimedOut) else "crashed"
-            return {"status": status, "detail": str(error)}, b""
+            if isinstance(error, TimedOut):
+                return {"status": "timed out", "detail": str(error)}, b""
+            return {"status": "environment", "detail": f"the worker died ({error})"}, b""
 
     def _receive(self, deadline: float) -> bytes:
         return read_frame(self.process.stdout.fileno(), wire.MAX_MESSAGE, deadline)
@@ -189,6 +232,7 @@ class Worker:
             "cpu": self.limits.cpu,
             "memory": self.limits.memory,
             "file_size": self.limits.file_size,
+            "tmp_size": self.limits.tmp_size,
             "result": self.limits.result,
             "nproc": tasks_of(uid) + self.limits.processes,
         }

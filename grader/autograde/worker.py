@@ -6,11 +6,14 @@ answers requests on stdin/stdout (frames of `grader.autograde.wire` messages):
 - `{"kind": "cases", "chapter", "cases": {grade_id: [case, ...]}}` stores the cases that the
   grader drew; the children inherit them;
 - `{"kind": "grade", "chapter", "files": {name: source}, "limits": {...}}` forks a child that
-  drops privileges, sets rlimits, writes the submission into a private directory, imports it
-  and runs the probes. The reply is a status, then the child's raw message, which only the
-  grader decodes.
+  gets a clean slate (its own mount and IPC namespaces, a fresh tmpfs on /tmp and /dev/shm,
+  a SysV shared-memory quota: all of it dies with the child), drops privileges, sets rlimits,
+  writes the submission into its /tmp, imports it and runs the probes. The reply is a status
+  (`environment` when the worker itself could not fork or set up: never the student's fault),
+  then the child's raw message, which only the grader decodes.
 
-Nothing here compares or scores: expected values never enter this process.
+Nothing here compares or scores: expected values never enter this process. The child runs the
+submission under `grader.autograde.tripwire`, which names any route to the answer key it takes.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ import ctypes
 import os
 import resource
 import select
-import shutil
 import signal
 import sys
 import tempfile
@@ -30,9 +32,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from grader.autograde import wire
+from grader.chapters import one_line
 
-PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 1, 4, 36
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 4, 36, 38
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER = 0x20000, 0x8000000, 0x10000000
+MS_REC, MS_PRIVATE = 0x4000, 1 << 18
 NOBODY = 65534
+SETUP_FAILED = 75  # a child's exit status when its slate could not be set up (EX_TEMPFAIL)
+LIBC = ctypes.CDLL(None, use_errno=True)
 HEADER = 8  # bytes of little-endian length before each frame
 
 
@@ -83,8 +90,7 @@ def main() -> None:
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1):
         os.dup2(devnull, fd)
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the grader's death is ours
+    LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the grader's death is ours
 
     import warnings
 
@@ -95,14 +101,15 @@ def main() -> None:
     warnings.simplefilter("ignore")
     import peft  # noqa: F401  (imported once here, so that no child pays for it)
     import transformers  # noqa: F401
+    from transformers import LlamaConfig  # noqa: F401  (lazy: resolved here, not by a student)
 
     from grader import registry
     from grader.runner import quiet_transformers
 
     registry.items()
     quiet_transformers().__enter__()  # for the worker's whole life
-    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # a child may not ptrace or read this process
-    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans of a child come back to us
+    LIBC.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # a child may not ptrace or read this process
+    LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans of a child come back to us
     cases: dict[str, dict] = {}
     write_frame(replies, wire.encode({"ready": True}))
     while True:
@@ -114,7 +121,10 @@ def main() -> None:
             cases[request["chapter"]] = request["cases"]
             write_frame(replies, wire.encode({"ok": True}))
             continue
-        status, result = run_child(request, cases[request["chapter"]], (requests, replies))
+        try:
+            status, result = run_child(request, cases[request["chapter"]], (requests, replies))
+        except OSError as error:  # no fork, no pipe, no disk: the worker's trouble, not the child's
+            status, result = {"status": "environment", "detail": one_line(error)}, b""
         write_frame(replies, wire.encode(status))
         write_frame(replies, result)
 
@@ -122,16 +132,13 @@ def main() -> None:
 def run_child(request: dict, cases: dict, channel: tuple[int, int]) -> tuple[dict, bytes]:
     """Fork a child for one submission; wait for its result within the wall-clock limit."""
     limits = request["limits"]
-    work = Path(tempfile.mkdtemp(prefix="submission-"))
-    if os.getuid() == 0:
-        os.chown(work, NOBODY, NOBODY)
     read_end, write_end = os.pipe()
     deadline = time.monotonic() + limits["wall"]
     pid = os.fork()
     if pid == 0:  # the child: never returns
         for fd in (read_end, *channel):
             os.close(fd)
-        child(request, cases, work, write_end, limits)
+        child(request, cases, write_end, limits)
     os.close(write_end)
     try:
         # A frame, not EOF: a daemon that inherited the pipe cannot hold the result back.
@@ -144,10 +151,11 @@ def run_child(request: dict, cases: dict, channel: tuple[int, int]) -> tuple[dic
         os.kill(pid, signal.SIGKILL)
         code = os.waitpid(pid, 0)[1]
         failure = None if result else TimedOut()
-    kill_descendants()
-    shutil.rmtree(work, ignore_errors=True)
+    kill_descendants()  # the last process of the namespaces gone, their tmpfs and shm go too
     if isinstance(failure, TimedOut):
         return {"status": "timed out", "detail": f"no result in {limits['wall']} s"}, b""
+    if failure and os.WIFEXITED(code) and os.WEXITSTATUS(code) == SETUP_FAILED:
+        return {"status": "environment", "detail": "the child's sandbox could not be set up"}, b""
     if failure:
         how = f"signal {os.WTERMSIG(code)}" if os.WIFSIGNALED(code) else f"status {code >> 8}"
         return {"status": "crashed", "detail": f"exited ({how}) without sending its result"}, b""
@@ -193,21 +201,62 @@ def proc_files(name: str) -> Iterator[tuple[int, str]]:
                 continue
 
 
-def child(request: dict, cases: dict, work: Path, result_fd: int, limits: dict) -> None:
-    """Drop privileges, confine, import the submission, run the probes, send the outputs."""
+def clean_slate(limits: dict) -> None:
+    """Own mount and IPC namespaces, a fresh /tmp and /dev/shm: nothing outlives this process."""
+    uid, gid = os.getuid(), os.getgid()
+    # Without root (bwrap's user namespace, or an unprivileged host) a user namespace of our
+    # own gives the right to mount; its capabilities are dropped again in `drop_privileges`.
+    user = CLONE_NEWUSER if uid else 0
+    check(LIBC.unshare(CLONE_NEWNS | CLONE_NEWIPC | user), "unshare")
+    if user:
+        Path("/proc/self/setgroups").write_text("deny")
+        Path("/proc/self/uid_map").write_text(f"{uid} {uid} 1")
+        Path("/proc/self/gid_map").write_text(f"{gid} {gid} 1")
+    check(LIBC.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate")
+    options = f"size={limits['tmp_size']},mode=1777".encode()
+    for target in ("/tmp", "/dev/shm"):
+        if os.path.isdir(target):
+            check(LIBC.mount(b"tmpfs", target.encode(), b"tmpfs", 0, options), f"tmpfs on {target}")
+    # SysV segments of this namespace: at most the memory limit in all (shmall counts pages).
+    Path("/proc/sys/kernel/shmall").write_text(str(limits["memory"] // os.sysconf("SC_PAGE_SIZE")))
+
+
+def check(result: int, what: str) -> None:
+    """Raise OSError for a failed libc call."""
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+def drop_privileges() -> None:
+    """Become nobody when root; in a user namespace of our own, give up its capabilities."""
+    check(LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    if os.getuid() == 0:  # root outside a user namespace: become nobody, without caps
+        os.setgroups([])
+        os.setgid(NOBODY)
+        os.setuid(NOBODY)
+        return
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this thread
+    check(LIBC.capset(header, (ctypes.c_uint32 * 6)()), "capset")  # no capability left
+
+
+def child(request: dict, cases: dict, result_fd: int, limits: dict) -> None:
+    """Clean slate, drop privileges, confine, import the submission, probe, send the outputs."""
     try:
         os.setsid()
         devnull = os.open(os.devnull, os.O_RDWR)
         os.dup2(devnull, 2)  # gigabytes of output go nowhere
-        if os.getuid() == 0:  # root outside a user namespace: become nobody, without caps
-            os.setgroups([])
-            os.setgid(NOBODY)
-            os.setuid(NOBODY)
+        clean_slate(limits)
+        drop_privileges()
+        work = Path(tempfile.mkdtemp(prefix="submission-", dir="/tmp"))
+    except BaseException:  # nothing of the student's has run yet: the environment failed
+        os._exit(SETUP_FAILED)
+    try:
         os.chdir(work)
-        os.environ["TMPDIR"] = tempfile.tempdir = str(work)  # temporary files die with it
+        os.environ["TMPDIR"] = tempfile.tempdir = str(work)
         vm = int(Path("/proc/self/statm").read_text().split()[0]) * os.sysconf("SC_PAGE_SIZE")
         for name, value in (
-            ("RLIMIT_CPU", limits["cpu"]),
+            ("RLIMIT_CPU", limits["cpu"]),  # per process, all its threads together
             ("RLIMIT_AS", vm + limits["memory"]),
             ("RLIMIT_FSIZE", limits["file_size"]),
             ("RLIMIT_NOFILE", 64),
@@ -230,11 +279,16 @@ def child(request: dict, cases: dict, work: Path, result_fd: int, limits: dict) 
 def probe_all(chapter: str, work: Path, cases: dict) -> bytes:
     """Import the submission and run every probe on every case; stop an item at its first error."""
     from grader import registry
+    from grader.autograde.tripwire import Tripwire
     from grader.chapters import Impl, load_chapter
     from grader.runner import call_probe, plain
 
+    tripwire = Tripwire()
+    tripwire.install()  # before the student's first line runs
     try:
         impl = load_chapter(work, chapter)
+        tripwire.lend_imports(impl._namespace)
+        tripwire.profile_calls()
     except BaseException as error:  # sys.exit() at import: no credit, and no crash either
         impl = Impl({}, f"{chapter}.py", error=f"importing it raised {type(error).__name__}")
     report: dict = {}
@@ -250,7 +304,8 @@ def probe_all(chapter: str, work: Path, cases: dict) -> bytes:
                 error = f"your code raised {type(failure).__name__}"
                 break
         report[grade_id] = {"outputs": outputs, "error": error}
-    return wire.encode({"items": report})
+    tripwire.disarm()
+    return wire.encode({"items": report, "flags": tripwire.flags})
 
 
 if __name__ == "__main__":

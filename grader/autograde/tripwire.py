@@ -1,0 +1,259 @@
+"""A tripwire in the child that runs a submission: it flags reaching for the answer key.
+
+The child still has transformers, peft and the kit's checks and references loaded (the probes
+need them), so a submission can find them without an `import`: `nn.Module.__subclasses__()`,
+`sys.modules[...]`, `gc`, reading their installed files. The tripwire does not stop that; it
+names the route, and `kit grade` flags the submission for review. It watches:
+
+- calls from the student's code into that code (a profile hook on every thread, from the
+  end of the submission's import: a loop at import pays only for the audit hook), except
+  the parts the kit lends: what the probes bind into the submission's namespace, what they
+  pass to its functions, what it imports by name from the reference that stands in for an
+  earlier chapter, and Hugging Face's config classes;
+- a graded part that is that code (an alias, a subclass) when a probe asks for it;
+- audit events from the student's code: opening files of those packages, `gc` searches,
+  removing the hook, making code objects, compiling or `exec`-ing source, `ctypes`;
+- direct calls of `__import__`, `importlib.import_module` of those packages,
+  `type.__subclasses__`, methods of `sys.modules`, and `_thread.start_new_thread`.
+
+It runs inside the process it watches: code that also forges its own result frame can still
+get past it (see the README's isolation section).
+"""
+
+from __future__ import annotations
+
+import _thread
+import builtins
+import functools
+import importlib
+import os
+import sys
+import sysconfig
+import threading
+import types
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import torch
+
+import grader
+from grader import chapters
+
+GRADER = Path(grader.__file__).parent
+# Code that computes answers: its own frames are trusted, calls into it from a student are not.
+ANSWER_PACKAGES = ("transformers", "peft")
+# Files of those packages a student may call: config classes and the lazy `from transformers
+# import LlamaConfig` (they hold no answer).
+HARMLESS = ("configuration_utils.py", "configuration_llama.py", "import_utils.py")
+ANSWER, CHECKS, LIBRARY, STUDENT = "answer", "checks", "library", "student"
+AUDITED = {
+    "open": "opened {0}",
+    "gc.get_objects": "searched the garbage collector (gc.get_objects)",
+    "gc.get_referrers": "searched the garbage collector (gc.get_referrers)",
+    "gc.get_referents": "searched the garbage collector (gc.get_referents)",
+    "sys.setprofile": "replaced the tripwire (sys.setprofile)",
+    "sys.settrace": "set a tracer (sys.settrace)",
+    "sys.addaudithook": "added an audit hook",
+    "code.__new__": "made a code object",
+    "compile": "compiled source at run time",
+    "exec": "ran code with exec",
+    "ctypes.dlopen": "used ctypes",
+    "ctypes.dlsym": "used ctypes",
+    "ctypes.cdata": "used ctypes",
+}
+# Events whose culprit is the frame that raised them (dataclasses and namedtuple compile
+# and exec on a student's behalf; the student's own call of `compile` or `exec` is direct).
+DIRECT = {"compile", "exec"}
+MAX_FLAGS = 5
+
+
+def source_file(cls: type) -> str:
+    """The file that defines a class ("" for built-in ones)."""
+    return getattr(sys.modules.get(cls.__module__), "__file__", None) or ""
+
+
+def full_path(path: str | bytes) -> str:
+    """An absolute path, normalised only where it needs to be (this runs on every open)."""
+    path = os.fsdecode(path)
+    path = path if path.startswith("/") else os.path.join(os.getcwd(), path)
+    return os.path.normpath(path) if ".." in path or "//" in path else path
+
+
+def answer_roots() -> tuple[str, ...]:
+    """Where the code that computes answers lives: the packages, the kit's checks and references."""
+    roots = [str(Path(sys.modules[name].__file__).parent) + os.sep for name in ANSWER_PACKAGES]
+    roots += [str(GRADER / "reference.py"), str(GRADER / "checks") + os.sep]
+    roots += [str(GRADER / "zoo") + os.sep, str(GRADER.parent / "solutions") + os.sep]
+    return tuple(roots)
+
+
+class Tripwire:
+    """Flags, by route, a submission that reaches for code that computes its answers."""
+
+    def __init__(self) -> None:
+        self.answers = answer_roots()
+        self.checks = str(GRADER / "checks") + os.sep
+        paths = sysconfig.get_paths()
+        self.libraries = (paths["stdlib"], paths["platstdlib"], paths["purelib"], "<frozen")
+        self.libraries += (str(Path(torch.__file__).parent.parent), str(GRADER), "<string>")
+        self.kinds: dict[str, str] = {}
+        self.lent: set[types.CodeType] = set()  # code the kit lends the submission
+        self.lent_objects: dict[int, object] = {}  # kept alive, so that their ids stay theirs
+        self.lent_classes: set[type] = set()
+        self.lent_modules: list[types.ModuleType] = []
+        self.flags: list[str] = []
+        self.armed = False
+        self.busy = False
+        self.watched = {
+            id(builtins.__import__): "called __import__",
+            id(_thread.start_new_thread): "started a thread the tripwire cannot watch",
+        }
+
+    def kind(self, filename: str) -> str:
+        """Whose code a file holds: answers, the checks, a library, or the student's."""
+        found = self.kinds.get(filename)
+        if found is None:
+            if filename.startswith(self.checks):
+                found = CHECKS
+            elif filename.startswith(self.answers):
+                found = LIBRARY if filename.endswith(HARMLESS) else ANSWER
+            elif filename.startswith(self.libraries):
+                found = LIBRARY
+            else:
+                found = STUDENT
+            self.kinds[filename] = found
+        return found
+
+    def caller(self, frame: types.FrameType | None) -> str:
+        """The kind of the nearest frame, from `frame` outwards, that is not a library's."""
+        while frame is not None:
+            kind = self.kind(frame.f_code.co_filename)
+            if kind != LIBRARY:
+                return kind
+            frame = frame.f_back
+        return LIBRARY
+
+    def flag(self, route: str) -> None:
+        """Record a route (once, and only the first few)."""
+        if route not in self.flags and len(self.flags) < MAX_FLAGS:
+            self.flags.append(route[:200])
+
+    def lend(self, values: Iterable) -> None:
+        """Let the student's code call these objects (and their classes' methods)."""
+        for value in values:
+            if isinstance(value, types.ModuleType):
+                if value not in self.lent_modules:
+                    self.lent_modules.append(value)
+            elif isinstance(value, types.FunctionType | types.MethodType | functools.partial):
+                function = getattr(value, "func", None) or getattr(value, "__func__", value)
+                self.lent_objects[id(function)] = function
+                self.lend_code(function)
+            else:
+                cls = value if isinstance(value, type) else type(value)
+                if cls in self.lent_classes:
+                    continue
+                self.lent_classes.add(cls)
+                self.lent_objects[id(cls)] = cls
+                for base in cls.__mro__:
+                    if self.kind(source_file(base)) in (ANSWER, CHECKS):
+                        for member in vars(base).values():
+                            self.lend_code(member)
+
+    def lend_code(self, member) -> None:
+        """Add the code of a function, method, property or wrapper to what is lent."""
+        for part in (member, getattr(member, "__func__", None), getattr(member, "fget", None)):
+            code = getattr(part, "__code__", None)
+            if isinstance(code, types.CodeType):
+                self.lent.add(code)
+
+    def lend_imports(self, namespace: Mapping) -> None:
+        """What the submission imported by name from a reference standing in for a chapter."""
+        for module in list(self.lent_modules):
+            self.lend(
+                v
+                for k, v in namespace.items()
+                if getattr(module, k, None) is v and not isinstance(v, types.ModuleType)
+            )
+
+    def check_part(self, name: str, value) -> None:
+        """A graded part must not be the answer key's own code, aliased or subclassed."""
+        if id(value) in self.lent_objects:
+            return
+        code = getattr(value, "__code__", None)
+        files = [code.co_filename] if isinstance(code, types.CodeType) else []
+        if isinstance(value, type):
+            files += [source_file(cls) for cls in value.__mro__]
+        if any(self.kind(f) in (ANSWER, CHECKS) for f in files):
+            self.flag(f"`{name}` is the kit's or Hugging Face's code ({value!r:.80})")
+
+    def profile(self, frame: types.FrameType, event: str, arg) -> None:
+        """The profile hook: calls into answer code, and watched builtins, from the student."""
+        if event == "call":
+            code = frame.f_code
+            kind = self.kind(code.co_filename)
+            if kind == STUDENT:
+                if self.caller(frame.f_back) == CHECKS:  # a probe calls the student: it lends
+                    self.lend(frame.f_locals.values())
+            elif kind != LIBRARY and code not in self.lent:
+                if self.caller(frame.f_back) == STUDENT:
+                    self.flag(f"called {code.co_qualname} ({code.co_filename}) from its code")
+            elif code is importlib.import_module.__code__:
+                name = str(frame.f_locals.get("name"))
+                answer = name.startswith((*ANSWER_PACKAGES, "grader"))
+                if answer and self.caller(frame.f_back) == STUDENT:
+                    self.flag(f"imported {name} with importlib")
+        elif event == "c_call" and self.kind(frame.f_code.co_filename) == STUDENT:
+            if getattr(arg, "__self__", None) is sys.modules:
+                self.flag("looked into sys.modules")
+            elif getattr(arg, "__name__", None) == "__subclasses__":
+                self.flag("searched subclasses (__subclasses__)")
+            elif id(arg) in self.watched:
+                self.flag(self.watched[id(arg)])
+
+    def audit(self, event: str, args: tuple) -> None:
+        """The audit hook: file opens, gc searches, code made at run time, by the student."""
+        if event not in AUDITED or not self.armed or self.busy:
+            return
+        self.busy = True  # sys._getframe and open raise audit events of their own
+        try:
+            if event == "open":
+                path = args[0]
+                if not isinstance(path, str | bytes) or self.kind(full_path(path)) not in (
+                    ANSWER,
+                    CHECKS,
+                ):
+                    return
+            frame = sys._getframe(1)
+            kind = self.kind(frame.f_code.co_filename) if event in DIRECT else self.caller(frame)
+            if kind == STUDENT:
+                self.flag(AUDITED[event].format(*args))
+        finally:
+            self.busy = False
+
+    def install(self) -> None:
+        """Watch from now on: the audit hook, and the kit's binding of lent parts and names."""
+        bind, getattr_ = chapters.bound, chapters.Impl.__getattr__
+
+        def bound(namespace, values):
+            self.lend(values.values())
+            return bind(namespace, values)
+
+        def part(impl, name):
+            value = getattr_(impl, name)
+            self.check_part(name, value)
+            return value
+
+        chapters.bound, chapters.Impl.__getattr__ = bound, part
+        sys.addaudithook(self.audit)
+        self.armed = True
+
+    def profile_calls(self) -> None:
+        """Profile every call from now on (after the import: at import, only audit events)."""
+        threading.setprofile(self.profile)
+        sys.setprofile(self.profile)
+
+    def disarm(self) -> None:
+        """Stop watching (the student's code has finished)."""
+        self.armed = False
+        sys.setprofile(None)
+        threading.setprofile(None)

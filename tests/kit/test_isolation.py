@@ -1,0 +1,171 @@
+"""Nothing survives a submission, and reaching for the answer key is flagged (issue 12, 3 and 4).
+
+One worker grades, in turn, an honest submission alone (its solo score), then each attack of
+`hostile/slate/` followed by the honest one again: after every submission the worker's /tmp
+is empty, it has no process left below it, the host's shared memory is back to its level, and
+the honest student gets exactly the solo score. The attacks of `hostile/answer_key/` delegate
+to Hugging Face or the kit without an `import` statement: each is flagged with its route named
+(or earns nothing), and the solutions and the zoo's correct variants are never flagged.
+"""
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from grader.autograde.demo import hostile_submission
+from grader.autograde.grade import FLAGGED, GRADED, Grader
+from grader.autograde.sandbox import Limits, isolation
+from grader.autograde.submissions import Submission
+from grader.autograde.worker import clean_slate
+from grader.chapters import EXERCISES, SOLUTIONS
+from grader.zoo import ZOO
+
+pytestmark = pytest.mark.slow
+SLATE = ("tmp_hardlink", "sysv_shm", "fork_allocations")
+# attack -> (chapter, words its flag must contain)
+ANSWER_KEY = {
+    "subclasses": ("rmsnorm", "kit's or Hugging Face's code"),
+    "subclass_wrapper": ("rmsnorm", "LlamaRMSNorm"),
+    "sys_modules_reference": ("attention", "kit's or Hugging Face's code"),
+    "sys_modules_warpers": ("sampling", "TopKLogitsWarper"),
+    "importlib_module": ("rmsnorm", "kit's or Hugging Face's code"),
+    "gc_objects": ("rmsnorm", "garbage collector"),
+    "read_installed": ("rmsnorm", "opened"),
+    "exec_source": ("rmsnorm", "compiled source"),
+    "code_object": ("rmsnorm", "code object"),
+    "remove_tripwire": ("rmsnorm", "sys.setprofile"),
+}
+HONEST_CHAPTERS = ("rmsnorm", "attention", "sampling")
+
+
+def shmem_mib() -> int:
+    """The host's shared memory (tmpfs and SysV), in MiB."""
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("Shmem:"):
+            return int(line.split()[1]) // 1024
+    raise AssertionError("no Shmem in /proc/meminfo")
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid`."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                stat = Path(entry.path, "stat").read_text()
+            except OSError:
+                continue
+            children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        kids = children.get(todo.pop(), [])
+        found += kids
+        todo += kids
+    return found
+
+
+def submission(student: str, chapter: str, source: str) -> Submission:
+    return Submission(student, chapter, Path(f"{student}/{chapter}.py"), source=source)
+
+
+def test_a_clean_slate_is_private_and_bounded(tmp_path):
+    """In a child: a fresh, bounded /tmp, and SysV shared memory within the quota."""
+    marker = tmp_path / "outside"
+    pid = os.fork()
+    if pid == 0:
+        try:
+            clean_slate({"tmp_size": 2**20, "memory": 2**24})
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            empty = os.listdir("/tmp") == []
+            try:
+                Path("/tmp/big").write_bytes(b"x" * 2**21)
+                bounded = False
+            except OSError:
+                bounded = True
+            first = libc.shmget(0, ctypes.c_size_t(2**23), 0o1600)
+            second = libc.shmget(0, ctypes.c_size_t(2**24), 0o1600)
+            os._exit(0 if empty and bounded and first >= 0 and second < 0 else 1)
+        except BaseException:
+            os._exit(2)
+    assert os.waitpid(pid, 0)[1] == 0
+    assert not marker.exists() and not Path("/tmp/big").exists()
+
+
+@pytest.fixture(scope="module", params=["bwrap", "process"])
+def grader(request, tmp_path_factory):
+    found = isolation(Limits(), allow_bwrap=request.param == "bwrap")
+    if request.param == "bwrap" and found.name != "bwrap":
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the isolation tests under bubblewrap: {found.name}")
+        pytest.skip(found.name)
+    assert not found.cannot or "shared memory" not in " ".join(found.cannot)
+    limits = Limits(wall=60, cpu=60)
+    graded = Grader(tmp_path_factory.mktemp(request.param), found, limits, 1, 3)
+    graded.prepare(set(HONEST_CHAPTERS))
+    yield graded
+    graded.close()
+
+
+def test_nothing_survives_a_submission(grader):
+    honest = submission("honest", "rmsnorm", (SOLUTIONS / "rmsnorm.py").read_text())
+    solo = grader.grade(honest)
+    assert (solo.status, solo.score) == (GRADED, solo.max_score)
+    worker = grader.workers.queue[0]
+    level = shmem_mib()
+    exercise = (EXERCISES / "rmsnorm.py").read_text()
+    for attack in SLATE:
+        outcome = grader.grade(
+            submission(attack, "rmsnorm", hostile_submission(exercise, f"slate/{attack}"))
+        )
+        assert outcome.score == 0, (attack, outcome)
+        root = Path(f"/proc/{worker.process.pid}/root")
+        assert descendants(worker.process.pid) == [] or worker.isolation.name == "bwrap"
+        if worker.isolation.name == "bwrap":  # bwrap -> its init -> the worker
+            assert len(descendants(worker.process.pid)) <= 2, attack
+        tmp = root / "tmp" if worker.isolation.name == "bwrap" else Path("/tmp")
+        assert not (tmp / "hoard").exists() and not Path("/dev/shm/hoard").exists(), attack
+        deadline = time.monotonic() + 15  # the kernel frees a dead IPC namespace shortly after
+        while shmem_mib() > level + 64 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert shmem_mib() <= level + 64, attack
+        again = grader.grade(honest)
+        assert (again.status, again.score) == (solo.status, solo.score), attack
+
+
+def test_an_environment_failure_is_regraded_not_blamed(grader):
+    honest = submission("honest", "rmsnorm", (SOLUTIONS / "rmsnorm.py").read_text())
+    worker = grader.workers.queue[0]
+    grader.grade(honest)
+    os.kill(worker.process.pid, 9)  # as the OOM killer would: the worker dies, not the student
+    outcome = grader.grade(honest)
+    assert (outcome.status, outcome.score) == (GRADED, outcome.max_score), outcome.reason
+
+
+@pytest.mark.parametrize("attack", ANSWER_KEY)
+def test_every_delegation_is_flagged_with_its_route(grader, attack):
+    chapter, route = ANSWER_KEY[attack]
+    source = hostile_submission((EXERCISES / f"{chapter}.py").read_text(), f"answer_key/{attack}")
+    outcome = grader.grade(submission(attack, chapter, source))
+    assert outcome.score == 0 or (outcome.status == FLAGGED and route in outcome.reason), (
+        attack,
+        outcome.status,
+        outcome.score,
+        outcome.reason,
+    )
+
+
+@pytest.mark.parametrize("chapter", HONEST_CHAPTERS)
+def test_honest_submissions_are_never_flagged(grader, chapter):
+    solution = (SOLUTIONS / f"{chapter}.py").read_text()
+    variants = {"solution": solution}
+    variants |= {p.stem: f"{solution}\n\n{p.read_text()}" for p in (ZOO / chapter).glob("ok_*.py")}
+    for name, source in variants.items():
+        outcome = grader.grade(submission(name, chapter, source))
+        assert (outcome.status, outcome.score) == (GRADED, outcome.max_score), (
+            name,
+            outcome.reason,
+        )
