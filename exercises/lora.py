@@ -234,7 +234,7 @@ if __name__ == "__main__":
     check("lora_inject", globals())
 
 # %% nbgrader={"grade": true, "grade_id": "lora_logits", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-# A LoRA-adapted Llama's logits equal peft's.
+# Whole stack: your inject_lora and LoRALinear together give peft's logits.
 if __name__ == "__main__":
     check("lora_logits", globals())
 
