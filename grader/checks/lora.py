@@ -950,7 +950,7 @@ register(
         verify=verify_training,
         examples=lambda: [training_case(0)],
         strategy=st.builds(training_case, seeds),
-        max_examples=2,
+        max_examples=1,  # 20 AdamW steps per case: one secret seed beyond the example
     ),
 )
 
