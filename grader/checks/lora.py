@@ -781,7 +781,7 @@ def verify_training(case: Case, output: Output) -> None:
             raise CheckFailed(f"fine-tuning changed the frozen weight {name}. {HINTS['frozen']}")
     if not output["lora_B_moved"]:
         raise CheckFailed(
-            f"lora_B is still zero after fine-tuning: nothing learned. {HINTS['a_init']}"
+            f"lora_B is still zero after fine-tuning: nothing learned. {HINTS['learn']}"
         )
     # The solution gets to 0.50 of the first loss in 20 steps on two seeds; 0.8 leaves room.
     if losses[-1] > 0.8 * losses[0]:
