@@ -193,7 +193,9 @@ def render(rows: list[Row]) -> str:
             about = row.about.replace("|", "\\|")
             out.append(f"| `{row.entry}` | {row.hint or '–'} | {cells} | {rate} | {about} |")
         counts = " | ".join(
-            str(len(caught[chapter][item])) if caught[chapter][item] else "**0: untested**"
+            str(len(caught[chapter][item]))
+            if caught[chapter][item]
+            else "**0**: untested or redundant"
             for item in items
         )
         out.append(f"| bugs caught | | {counts} | | |")
