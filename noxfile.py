@@ -5,6 +5,8 @@ constraints.txt`): one install of torch and transformers instead of one per sess
 (.ci/run) makes that environment fresh from a clean clone, so nothing installed by hand counts.
 """
 
+import shutil
+
 import nox
 
 nox.options.sessions = [
@@ -63,21 +65,37 @@ def learner(session: nox.Session) -> None:
     session.run("pytest", "tests/kit/test_learner.py", *session.posargs)
 
 
+def zoo_pass(session: nox.Session) -> str:
+    """Run the zoo once, over two processes; each zoo file writes its kill-matrix row."""
+    rows = f"{session.create_tmp()}/kill-matrix"
+    shutil.rmtree(rows, ignore_errors=True)
+    session.run(
+        "pytest", "-n", "auto", "--hypothesis-profile=learner-fresh", "tests/kit/test_zoo.py",
+        "tests/kit/test_generation.py", *session.posargs, env={"KIT_KILL_MATRIX": rows},
+    )  # fmt: skip
+    return rows
+
+
 @nox.session
 def zoo(session: nox.Session) -> None:
-    """Every zoo bug fails with its own hint; every correct alternative passes.
+    """Every zoo bug is caught with its own hint, every correct alternative passes.
+
+    On a whole pass (no posargs) also: every item catches a bug, and docs/kill-matrix.md and
+    the README's hit-rates are what this pass gives.
 
     Run with the learner's profile (its cases, nothing replayed): a learner's first run finds
     every zoo bug, on every run, since each item draws from its own seed.
     test_generation: a generation that diverges from HF passes only when rounding explains it.
     """
-    session.run(
-        "pytest",
-        "--hypothesis-profile=learner-fresh",
-        "tests/kit/test_zoo.py",
-        "tests/kit/test_generation.py",
-        *session.posargs,
-    )
+    rows = zoo_pass(session)
+    if not session.posargs:
+        session.run("python", "-m", "grader.zoo.matrix", rows)
+
+
+@nox.session(name="kill-matrix", default=False)
+def kill_matrix(session: nox.Session) -> None:
+    """Run the zoo once and write docs/kill-matrix.md and the README's hint hit-rates."""
+    session.run("python", "-m", "grader.zoo.matrix", zoo_pass(session), "--write")
 
 
 @nox.session

@@ -34,7 +34,8 @@
 # `B` starts at zero, so at initialisation the adapted model is exactly the base model.
 # `A` starts random, Kaiming-uniform with `a = sqrt(5)` as `nn.Linear` does (uniform in
 # ±1/sqrt(in)): if both were zero, every gradient would be zero too and nothing would learn.
-# Dropout, when used, applies to the input of the LoRA path only, never to the frozen path.
+# Dropout, when used, applies to `x` on the LoRA path only (before `lora_A`, not after it),
+# never to the frozen path.
 #
 # ## rsLoRA
 #
@@ -185,7 +186,8 @@ def save_adapter(
 # whose LoRA layers are already injected and a batch of token ids `(batch, seq)`, and runs
 # `steps` steps of AdamW (learning rate `lr`) on the trainable parameters only, minimising
 # the next-token cross-entropy (`model(input_ids, labels=input_ids).loss` for a Hugging Face
-# model). It returns the loss of every step. The check verifies that the loss goes down,
+# model). It returns the loss of every step, computed before that step's update (so the first
+# is the base model's loss: `B` starts at zero). The check verifies that the loss goes down,
 # that the base weights stay bit-identical, and that the adapters moved.
 
 # %% nbgrader={"grade": false, "grade_id": "lora_train_solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -234,7 +236,7 @@ if __name__ == "__main__":
     check("lora_inject", globals())
 
 # %% nbgrader={"grade": true, "grade_id": "lora_logits", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-# A LoRA-adapted Llama's logits equal peft's.
+# Whole stack: your inject_lora and LoRALinear together give peft's logits.
 if __name__ == "__main__":
     check("lora_logits", globals())
 

@@ -2,6 +2,9 @@
 
 The learner's adapters get the same A and B as peft's (copied in), so outputs must agree;
 counts, merged weights and a saved adapter are compared with what peft does and loads.
+An item that grades one function runs with the chapter's other parts bound to the kit's
+(`reference_parts`), so one bug costs only its own part's points; `lora_logits` alone runs the
+learner's inject_lora and LoRALinear together, and says so in its title.
 """
 
 from __future__ import annotations
@@ -31,9 +34,13 @@ HINTS = {
     "and lora_B train.",
     "dropout_path": "Apply dropout to the LoRA path's input only: base_layer(x) + "
     "lora_B(lora_A(dropout(x))) * scaling.",
+    "dropout_input": "Apply dropout to x, the LoRA path's input, not to lora_A's output: "
+    "lora_B(lora_A(dropout(x))).",
     "targets": "Wrap only the nn.Linear layers whose name ends in one of target_modules.",
     "names": "Use peft's names: base_layer, lora_A and lora_B as bias-free nn.Linear layers.",
     "forward": "forward is base_layer(x) + lora_B(lora_A(dropout(x))) * scaling.",
+    "count_once": "Count each parameter once: a tied lm_head shares embed_tokens' tensor "
+    "(model.parameters() yields it once, named_parameters(remove_duplicate=False) twice).",
     "merge_scaling": "Merge scaling * (B @ A), not B @ A alone.",
     "merge_transpose": "The update is lora_B.weight @ lora_A.weight, of shape (out, in) like "
     "the base weight; not its transpose.",
@@ -215,10 +222,12 @@ def verify_forward(case: Case, output: Output) -> None:
     with torch.no_grad():
         expected = layer(x)
     base = x @ case["weight"].T
-    mistakes = [
-        ("scaling", lambda: base + x @ a.T @ b.T * case["lora_alpha"]),
-        ("scaling", lambda: base + x @ a.T @ b.T),
-    ]
+    wrong_scalings = {
+        case["lora_alpha"],
+        1.0,
+        case["lora_alpha"] / (case["r"] if case["use_rslora"] else math.sqrt(case["r"])),
+    } - {layer.scaling["default"]}
+    mistakes = [("scaling", lambda s=s: base + x @ a.T @ b.T * s) for s in sorted(wrong_scalings)]
     tolerance = TOLERANCES[torch.float32]
     what = (
         f"LoRALinear({case['weight'].shape[1]} → {case['weight'].shape[0]}, r={case['r']}) output"
@@ -232,13 +241,37 @@ def verify_forward(case: Case, output: Output) -> None:
     )
 
 
+def one_hot_rows(case: Case) -> torch.Tensor:
+    """64 inputs with one nonzero feature each: dropout on x keeps or drops a row's LoRA term
+    whole, whatever the random mask, so the check needs no particular random stream."""
+    in_features = case["weight"].shape[1]
+    rows = torch.arange(64)
+    return torch.eye(in_features)[rows % in_features] * (1.0 + rows % 3)[:, None]
+
+
 def probe_dropout(impl, case: Case) -> Output:
     fresh = learner_layer(impl, case, with_weights=False).train()  # B = 0: only the base path
     torch.manual_seed(0)
     with torch.no_grad():
         y_train_at_init = fresh(case["x"])
-        y_eval = learner_layer(impl, case).eval()(case["x"])
-    return {"y_train_at_init": y_train_at_init, "y_eval": y_eval}
+        layer = learner_layer(impl, case)
+        y_train = layer.train()(one_hot_rows(case))
+        y_eval = layer.eval()(case["x"])
+    return {"y_train_at_init": y_train_at_init, "y_train": y_train, "y_eval": y_eval}
+
+
+def dropout_after_a(case: Case, x_row: torch.Tensor, delta: torch.Tensor, scaling: float) -> bool:
+    """Whether lora_B(dropout(lora_A(x))) reproduces a row's LoRA term: solve B z = delta for
+    the r-vector z and see whether each entry is 0 or (A x) / (1 - p)."""
+    lora_b = scaling * case["lora_B"]
+    if lora_b.shape[0] < lora_b.shape[1]:
+        return False  # B z = delta does not determine z
+    z = torch.linalg.lstsq(lora_b, delta[:, None]).solution[:, 0]
+    kept = case["lora_A"] @ x_row / (1 - case["lora_dropout"])
+    dropped_or_kept = torch.isclose(z, torch.zeros_like(z), atol=1e-4) | torch.isclose(
+        z, kept, rtol=1e-4, atol=1e-4
+    )
+    return bool(dropped_or_kept.all()) and torch.allclose(lora_b @ z, delta, atol=1e-4)
 
 
 def verify_dropout(case: Case, output: Output) -> None:
@@ -249,8 +282,22 @@ def verify_dropout(case: Case, output: Output) -> None:
             f"with lora_dropout={case['lora_dropout']} in training mode, the output of a fresh "
             f"layer is not the base output. {HINTS['dropout_path']}"
         )
+    layer = peft_layer(case)
+    x, p, scaling = one_hot_rows(case), case["lora_dropout"], layer.scaling["default"]
+    deltas = output["y_train"] - x @ case["weight"].T
+    whole = scaling * x @ case["lora_A"].T @ case["lora_B"].T / (1 - p)
+    for row, (delta, kept) in enumerate(zip(deltas, whole, strict=True)):
+        if not (
+            is_close(delta, torch.zeros_like(delta), tolerance) or is_close(delta, kept, tolerance)
+        ):
+            hint = HINTS["dropout_input"] if dropout_after_a(case, x[row], delta, scaling) else ""
+            raise CheckFailed(
+                f"in training mode with lora_dropout={p}, an input with one nonzero feature "
+                f"(row {row}) gets a LoRA term that is neither 0 nor scaling · B A x / (1 - p): "
+                f"max difference {(delta - kept).abs().max().item():.3g}. {hint}".strip()
+            )
     with torch.no_grad():
-        expected = peft_layer(case).eval()(case["x"])
+        expected = layer.eval()(case["x"])
     expect_close(
         output["y_eval"],
         expected,
@@ -333,6 +380,69 @@ def verify_merge(case: Case, output: Output) -> None:
             f"the weight after unmerge() ({name.replace('_', ' ')})",
             lambda: HINTS["unmerge"],
         )
+
+
+# ---- the parts lent to items that grade another part ------------------------------------------
+
+
+class ReferenceLoRALinear(nn.Module):
+    """peft's lora.Linear in the chapter's layout (plain lora_A and lora_B, no adapter names).
+
+    Bound in for `LoRALinear` while an item grades another part of the chapter, so that one
+    bug costs only its own part's points (verified against peft by the layer items).
+    """
+
+    def __init__(self, base_layer, r, lora_alpha, lora_dropout=0.0, use_rslora=False) -> None:
+        super().__init__()
+        self.base_layer = base_layer.requires_grad_(False)
+        self.lora_A = nn.Linear(base_layer.in_features, r, bias=False)
+        self.lora_B = nn.Linear(r, base_layer.out_features, bias=False)
+        nn.init.kaiming_uniform_(self.lora_A.weight, a=math.sqrt(5))
+        nn.init.zeros_(self.lora_B.weight)
+        self.lora_dropout = nn.Dropout(lora_dropout) if lora_dropout > 0 else nn.Identity()
+        self.scaling = lora_alpha / (math.sqrt(r) if use_rslora else r)
+        self.merged = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """base(x) + lora_B(lora_A(dropout(x))) * scaling, as peft's Linear.forward."""
+        result = self.base_layer(x)
+        if self.merged:
+            return result
+        return result + self.lora_B(self.lora_A(self.lora_dropout(x))) * self.scaling
+
+    @torch.no_grad()
+    def merge(self) -> None:
+        """peft's merge(): W + scaling * (B @ A), once."""
+        if not self.merged:
+            self.base_layer.weight += self.lora_B.weight @ self.lora_A.weight * self.scaling
+            self.merged = True
+
+    @torch.no_grad()
+    def unmerge(self) -> None:
+        """peft's unmerge(): subtract what merge() added, once."""
+        if self.merged:
+            self.base_layer.weight -= self.lora_B.weight @ self.lora_A.weight * self.scaling
+            self.merged = False
+
+
+def reference_inject(layer_class):
+    """peft's injection (freeze everything, wrap the targets by name) with a given layer class."""
+
+    def inject_lora(model, target_modules, r, lora_alpha, lora_dropout=0.0, use_rslora=False):
+        model.requires_grad_(False)
+        for name, module in list(model.named_modules()):
+            if isinstance(module, nn.Linear) and name.split(".")[-1] in target_modules:
+                parent, _, child = name.rpartition(".")
+                wrapped = layer_class(module, r, lora_alpha, lora_dropout, use_rslora)
+                setattr(model.get_submodule(parent), child, wrapped)
+        return model
+
+    return inject_lora
+
+
+def reference_parts() -> dict:
+    """LoRALinear and inject_lora, both the kit's: for items that grade neither."""
+    return {"LoRALinear": ReferenceLoRALinear, "inject_lora": reference_inject(ReferenceLoRALinear)}
 
 
 # ---- a model ----------------------------------------------------------------------------------
@@ -431,8 +541,9 @@ def learner_model(impl, case: Case, with_adapters: bool = True):
 
 
 def probe_inject(impl, case: Case) -> Output:
-    model = learner_model(impl, case, with_adapters=False)
-    trainable, total = impl.trainable_parameters(model)
+    with impl.substituted({"LoRALinear": ReferenceLoRALinear}):
+        model = learner_model(impl, case, with_adapters=False)
+        trainable, total = impl.trainable_parameters(model)
     wrapped = sorted(
         name
         for name, module in model.named_modules()
@@ -464,10 +575,11 @@ def verify_inject(case: Case, output: Output) -> None:
     if output["trainable_base"]:
         raise CheckFailed(f"{output['trainable_base'][0]} is still trainable. {HINTS['frozen']}")
     if (output["trainable"], output["total"]) != (trainable, total):
+        repeated = sum(p.numel() for _, p in model.named_parameters(remove_duplicate=False))
+        hint = HINTS["count_once"] if output["total"] == repeated != total else ""
         raise CheckFailed(
             f"trainable_parameters gives {output['trainable'], output['total']}, peft's "
-            f"get_nb_trainable_parameters() {trainable, total} for {setup}. Count each "
-            "parameter once; trainable ones are those with requires_grad."
+            f"get_nb_trainable_parameters() {trainable, total} for {setup}. {hint}".strip()
         )
 
 
@@ -493,7 +605,8 @@ def verify_logits(case: Case, output: Output) -> None:
 
 
 def probe_gradients(impl, case: Case) -> Output:
-    model = learner_model(impl, case, with_adapters=False).train()
+    with impl.substituted({"inject_lora": reference_inject(impl.LoRALinear)}):
+        model = learner_model(impl, case, with_adapters=False).train()
     model(case["input_ids"], labels=case["input_ids"]).loss.backward()
     return {
         "with_grad": sorted(name for name, p in model.named_parameters() if p.grad is not None),
@@ -514,7 +627,8 @@ def verify_gradients(case: Case, output: Output) -> None:
 
 
 def probe_unload(impl, case: Case) -> Output:
-    model = impl.merge_and_unload(learner_model(impl, case))
+    with impl.substituted(reference_parts()):
+        model = impl.merge_and_unload(learner_model(impl, case))
     kinds = sorted(
         {
             type(module).__name__
@@ -544,7 +658,8 @@ def verify_unload(case: Case, output: Output) -> None:
 
 
 def probe_save(impl, case: Case) -> Output:
-    model = learner_model(impl, case)
+    with impl.substituted(reference_parts()):
+        model = learner_model(impl, case)
     with tempfile.TemporaryDirectory() as directory:
         impl.save_adapter(
             model,
@@ -626,7 +741,8 @@ def training_case(seed: int) -> Case:
 
 
 def probe_training(impl, case: Case) -> Output:
-    model = learner_model(impl, case, with_adapters=False)
+    with impl.substituted(reference_parts()):
+        model = learner_model(impl, case, with_adapters=False)
     losses = impl.fine_tune(model, case["input_ids"], 20, 1e-2)
     state = model.state_dict()
     base = {
@@ -651,12 +767,21 @@ def verify_training(case: Case, output: Output) -> None:
             f"fine_tune returned {len(losses)} losses for 20 steps (or some are not finite). "
             + HINTS["learn"]
         )
+    model = hf_model(case["config"], case["seed"]).train()  # B = 0: LoRA starts as the base
+    with torch.no_grad():
+        first = model(case["input_ids"], labels=case["input_ids"]).loss.item()
+    if not math.isclose(losses[0], first, rel_tol=1e-4):
+        raise CheckFailed(
+            f"fine_tune's first loss is {losses[0]:.5g}, but the model's loss on input_ids "
+            f"before any step is {first:.5g}: return model(input_ids, labels=input_ids).loss "
+            "of each step, computed before that step's update."
+        )
     for name, tensor in zip(output["base_names"], output["base"], strict=True):
         if not torch.equal(tensor, case["base"][name]):
             raise CheckFailed(f"fine-tuning changed the frozen weight {name}. {HINTS['frozen']}")
     if not output["lora_B_moved"]:
         raise CheckFailed(
-            f"lora_B is still zero after fine-tuning: nothing learned. {HINTS['a_init']}"
+            f"lora_B is still zero after fine-tuning: nothing learned. {HINTS['learn']}"
         )
     # The solution gets to 0.50 of the first loss in 20 steps on two seeds; 0.8 leaves room.
     if losses[-1] > 0.8 * losses[0]:
@@ -728,6 +853,16 @@ register(
         probe=probe_dropout,
         verify=verify_dropout,
         examples=lambda: [layer_case(3, 32, 16, 4, 8.0, False, dropout=0.5)],
+        strategy=st.builds(
+            layer_case,
+            seed=seeds,
+            in_features=st.integers(1, 48),
+            out_features=st.integers(1, 48),
+            r=st.integers(1, 16),
+            alpha=st.sampled_from([1.0, 8.0, 16.0]),
+            rslora=st.booleans(),
+            dropout=st.sampled_from([0.1, 0.5, 0.9]),
+        ),
     ),
     Item(
         "lora_merge",
@@ -757,7 +892,7 @@ register(
         "lora_logits",
         CHAPTER,
         points=2,
-        title="a LoRA-adapted Llama's logits equal peft's",
+        title="whole stack: your inject_lora and LoRALinear together give peft's logits",
         probe=probe_logits,
         verify=verify_logits,
         max_examples=10,
@@ -775,6 +910,8 @@ register(
         probe=probe_gradients,
         verify=verify_gradients,
         examples=lambda: [model_case(0, list(ATTENTION), 4, 8.0, False)],
+        strategy=model_cases,
+        max_examples=5,
     ),
     Item(
         "lora_merge_and_unload",
@@ -787,6 +924,8 @@ register(
             model_case(0, list(ATTENTION), 4, 8.0, False),
             model_case(4, ["q_proj", "gate_proj", "lm_head"], 2, 8.0, True),
         ],
+        strategy=model_cases,
+        max_examples=5,
     ),
     Item(
         "lora_save_adapter",
@@ -799,6 +938,8 @@ register(
             model_case(0, list(ATTENTION), 4, 8.0, False),
             model_case(5, ["k_proj", "lm_head"], 2, 16.0, True, tied=True),
         ],
+        strategy=model_cases,
+        max_examples=5,
     ),
     Item(
         "lora_training",
@@ -808,6 +949,8 @@ register(
         probe=probe_training,
         verify=verify_training,
         examples=lambda: [training_case(0)],
+        strategy=st.builds(training_case, seeds),
+        max_examples=1,  # 20 AdamW steps per case: one secret seed beyond the example
     ),
 )
 

@@ -3,6 +3,8 @@
 Models are built on the meta device (shapes, no memory), so the real Llama configurations
 are checked to the byte in milliseconds. Training numbers come from the real tensors after
 one AdamW step on a small model. Only the activations are an estimate, checked by property.
+An item that grades one function binds every other function of the chapter to Hugging Face's
+answer (`reference_parts`), so that one bug costs only its own part's points.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ HINTS = {
     "lora_shapes": "Each adapted W (out × in) adds A (r × in) and B (out × r): r * (in + out).",
     "kv_both": "Cache both keys and values: 2 × layers × batch × seq × kv_heads × head_dim.",
     "adam_states": "AdamW keeps two states per trainable parameter (exp_avg and exp_avg_sq).",
+    "adam_dtype": "AdamW's states take each parameter's dtype (exp_avg = zeros_like(param)): "
+    "2 bytes each for a bfloat16 parameter, not 4.",
     "adam_step": "AdamW also keeps a 4-byte step counter per trainable tensor.",
     "trainable": "Gradients and optimizer states exist only for trainable parameters: with "
     "LoRA, the adapters (float32), not the frozen base.",
@@ -130,12 +134,38 @@ def probe_ffn(impl, case: Case) -> Output:
     }
 
 
+def meta_ffn(params: dict) -> int:
+    """The hidden size of Meta's FeedForward (llama/model.py), for drawn params.json values."""
+    hidden = int(2 * 4 * params["dim"] / 3)
+    if params.get("ffn_dim_multiplier") is not None:
+        hidden = int(params["ffn_dim_multiplier"] * hidden)
+    multiple_of = params["multiple_of"]
+    return multiple_of * ((hidden + multiple_of - 1) // multiple_of)
+
+
+def expected_config(case: Case) -> dict:
+    """The published HF config for a named model; for drawn params, what Meta's fields mean."""
+    if "name" in case:
+        return presets.HF_CONFIGS[case["name"]]
+    params = case["params"]
+    return {
+        "hidden_size": params["dim"],
+        "intermediate_size": meta_ffn(params),
+        "num_hidden_layers": params["n_layers"],
+        "num_attention_heads": params["n_heads"],
+        "num_key_value_heads": params.get("n_kv_heads") or params["n_heads"],
+        "vocab_size": case["vocab_size"],
+        "rms_norm_eps": params["norm_eps"],
+        "rope_theta": params.get("rope_theta", 10000.0),
+    }
+
+
 def verify_ffn(case: Case, output: Output) -> None:
-    expected = presets.HF_CONFIGS[case["name"]]["intermediate_size"]
+    expected = expected_config(case)["intermediate_size"]
     params = case["params"]
     arguments = f"{params['dim']}, {params['multiple_of']}, {params.get('ffn_dim_multiplier')}"
     what = f"ffn_hidden_dim({arguments})"
-    expect_equal(output["value"], expected, f"{what} for {case['name']}", "ffn")
+    expect_equal(output["value"], expected, f"{what} for {case.get('name', 'drawn params')}", "ffn")
 
 
 FIELDS = (
@@ -150,22 +180,63 @@ FIELDS = (
 
 
 def probe_meta_config(impl, case: Case) -> Output:
-    config = impl.config_from_meta_params(
-        case["params"], presets.HF_CONFIGS[case["name"]]["vocab_size"]
-    )
+    config = impl.config_from_meta_params(case["params"], case["vocab_size"])
     values = {field: getattr(config, field, None) for field in FIELDS}
     parameters = getattr(config, "rope_parameters", None) or {}
     return {**values, "rope_theta": parameters.get("rope_theta")}
 
 
 def verify_meta_config(case: Case, output: Output) -> None:
-    expected = presets.HF_CONFIGS[case["name"]]
+    expected = expected_config(case)
+    source = case.get("name") or f"params {case['params']}"
     for field in (*FIELDS, "rope_theta"):
         if output[field] != expected[field]:
             raise CheckFailed(
-                f"config_from_meta_params for {case['name']}: {field} is {output[field]!r}, "
-                f"the published config has {expected[field]!r}. {HINTS['meta_config']}"
+                f"config_from_meta_params for {source}: {field} is {output[field]!r}, "
+                f"expected {expected[field]!r}. {HINTS['meta_config']}"
             )
+
+
+def meta_params(
+    heads: int, kv_divisor: int | None, head_dim: int, layers: int, multiple_of: int,
+    multiplier: float | None, eps: float, theta: float | None,
+) -> dict:  # fmt: skip
+    """A drawn params.json: optional fields (n_kv_heads, ffn_dim_multiplier, rope_theta) left out
+    as often as given, as in Meta's own files."""
+    params = {"dim": heads * head_dim, "n_layers": layers, "n_heads": heads, "norm_eps": eps}
+    params |= {"multiple_of": multiple_of, "vocab_size": -1}
+    if kv_divisor is not None and heads % kv_divisor == 0:
+        params["n_kv_heads"] = heads // kv_divisor
+    if multiplier is not None:
+        params["ffn_dim_multiplier"] = multiplier
+    if theta is not None:
+        params["rope_theta"] = theta
+    return params
+
+
+params_cases = st.builds(
+    lambda params, vocab: {"params": params, "vocab_size": vocab},
+    st.builds(
+        meta_params,
+        heads=st.integers(1, 128),
+        kv_divisor=st.sampled_from([None, 1, 2, 4, 8]),
+        head_dim=st.sampled_from([16, 64, 128]),
+        layers=st.integers(1, 126),
+        multiple_of=st.sampled_from([1, 32, 256, 1024, 4096]),
+        multiplier=st.sampled_from([None, 1.0, 1.3, 1.5, 2.0]),
+        eps=st.sampled_from([1e-5, 1e-6]),
+        theta=st.sampled_from([None, 10000.0, 500000.0]),
+    ),
+    st.integers(3, 260_000),
+)
+
+
+def named_params() -> list[Case]:
+    """Meta's params.json of every preset, with the vocabulary size of its tokenizer."""
+    return [
+        {"name": name, "params": params, "vocab_size": presets.HF_CONFIGS[name]["vocab_size"]}
+        for name, params in presets.META_PARAMS.items()
+    ]
 
 
 # ---- parameters and bytes -------------------------------------------------------------------
@@ -380,6 +451,7 @@ def real_training_bytes(case: Case) -> dict[str, int]:
         ),
         "tensors": len(trainable),
         "trainable_bytes": sum(p.nbytes for p in trainable),
+        "element_size": trainable[0].element_size(),
     }
 
 
@@ -394,7 +466,9 @@ def verify_training(case: Case, output: Output) -> None:
     )
     expect_equal(output["gradients"], real["gradients"], f"gradients for {setup}", "trainable")
     states = output["optimizer_states"]
+    in_float32 = 4 * real["trainable_bytes"] // real["element_size"]  # one state, as float32
     hint = {
+        2 * in_float32 + 4 * real["tensors"]: "adam_dtype",
         real["trainable_bytes"] + 4 * real["tensors"]: "adam_states",
         real["trainable_bytes"]: "adam_states",
         2 * real["trainable_bytes"]: "adam_step",
@@ -421,12 +495,78 @@ def verify_fits(case: Case, output: Output) -> None:
             )
 
 
+# ---- the parts lent to items that grade another part ---------------------------------------
+
+SHAPE_FIELDS = (
+    "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+    "num_key_value_heads", "vocab_size", "tie_word_embeddings",
+)  # fmt: skip
+
+
+def values_of(config) -> dict:
+    """The config's shape fields, as plain values (what the meta-model cache is keyed on)."""
+    return {field: getattr(config, field) for field in SHAPE_FIELDS}
+
+
+def reference_bytes(dtype) -> float:
+    """PyTorch's element size; half a byte for "4bit"."""
+    return 0.5 if dtype == "4bit" else torch.empty(0, dtype=dtype).element_size()
+
+
+def reference_quantized(
+    config, bits=4, blocksize=64, double_quant=False, compute_dtype=torch.bfloat16
+) -> int:
+    """bitsandbytes' NF4 layout (bits is always 4 here)."""
+    return bnb_layout_bytes(values_of(config), blocksize, double_quant, compute_dtype)
+
+
+def reference_parts() -> dict:
+    """Hugging Face's, peft's and PyTorch's answers behind the chapter's signatures: bound in
+    for every part an item does not grade, so that one bug costs only its own part's points."""
+    return {
+        "ffn_hidden_dim": lambda dim, multiple_of, ffn_dim_multiplier=None: meta_ffn(
+            {"dim": dim, "multiple_of": multiple_of, "ffn_dim_multiplier": ffn_dim_multiplier}
+        ),
+        "count_parameters": lambda config: hf_count(values_of(config)),
+        "bytes_per_parameter": reference_bytes,
+        "weight_memory_bytes": lambda config, dtype: shared_meta_model(
+            values_of(config), dtype
+        ).get_memory_footprint(return_buffers=False),
+        "quantized_weight_memory_bytes": reference_quantized,
+        "lora_parameter_count": lambda config, r, target_modules: peft_count(
+            values_of(config), r, list(target_modules)
+        ),
+    }
+
+
+def graded(probe, *parts: str):
+    """The probe, run with every part of the chapter but `parts` bound to the reference."""
+
+    def run(impl, case: Case) -> Output:
+        lent = {name: part for name, part in reference_parts().items() if name not in parts}
+        with impl.substituted(lent):
+            return probe(impl, case)
+
+    return run
+
+
 # ---- the graded items -----------------------------------------------------------------------
 
 SMALL = config_values(4, 2, 8, 2, 64, 48, False)
 SMALL_TIED = config_values(2, 1, 8, 1, 40, 24, True)
 QLORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
 targets = st.lists(st.sampled_from([*LINEARS, "lm_head"]), min_size=1, max_size=8)
+# Models that really run (the cache and a training step): a few heads of width 2 or 8.
+tiny_configs = st.builds(
+    config_values,
+    heads=st.integers(1, 4),
+    kv_divisor=st.sampled_from([1, 2, 4]),
+    head_dim=st.sampled_from([2, 8]),
+    layers=st.integers(1, 2),
+    vocab=st.integers(3, 64),
+    inner=st.integers(1, 32),
+    tied=st.booleans(),
+)
 
 register(
     Item(
@@ -436,16 +576,18 @@ register(
         title="ffn_hidden_dim gives every published intermediate_size from params.json",
         probe=probe_ffn,
         verify=verify_ffn,
-        examples=lambda: [{"name": n, "params": p} for n, p in presets.META_PARAMS.items()],
+        examples=named_params,
+        strategy=params_cases,
     ),
     Item(
         "memory_meta_config",
         CHAPTER,
         points=1,
         title="config_from_meta_params matches the published Hugging Face configs",
-        probe=probe_meta_config,
+        probe=graded(probe_meta_config, "config_from_meta_params"),
         verify=verify_meta_config,
-        examples=lambda: [{"name": n, "params": p} for n, p in presets.META_PARAMS.items()],
+        examples=named_params,
+        strategy=params_cases,
     ),
     Item(
         "memory_count",
@@ -465,13 +607,16 @@ register(
         probe=probe_bytes_per_parameter,
         verify=verify_bytes_per_parameter,
         examples=lambda: [{"dtypes": [*DTYPES, torch.int8, "4bit"]}],
+        strategy=st.builds(
+            lambda dtypes: {"dtypes": dtypes}, st.permutations([*DTYPES, torch.int8, "4bit"])
+        ),
     ),
     Item(
         "memory_weights",
         CHAPTER,
         points=2,
         title="weight_memory_bytes equals get_memory_footprint() in each dtype",
-        probe=probe_weights,
+        probe=graded(probe_weights, "weight_memory_bytes"),
         verify=verify_weights,
         examples=lambda: [
             {**case, "dtype": str(dtype).removeprefix("torch.")}
@@ -489,7 +634,7 @@ register(
         CHAPTER,
         points=2,
         title="quantized_weight_memory_bytes follows bitsandbytes' NF4 layout to the byte",
-        probe=probe_quantized,
+        probe=graded(probe_quantized, "quantized_weight_memory_bytes"),
         verify=verify_quantized,
         examples=lambda: [
             {**case, "blocksize": 64, "double_quant": dq}
@@ -528,19 +673,32 @@ register(
         CHAPTER,
         points=1,
         title="kv_cache_bytes equals the keys and values in HF's DynamicCache",
-        probe=probe_kv_cache,
+        probe=graded(probe_kv_cache, "kv_cache_bytes"),
         verify=verify_kv_cache,
         examples=lambda: [
             {"config": SMALL, "batch": 2, "seq": 7, "dtype": "float32"},
             {"config": SMALL_TIED, "batch": 1, "seq": 5, "dtype": "bfloat16"},
         ],
+        strategy=st.builds(
+            lambda values, batch, seq, dtype: {
+                "config": values,
+                "batch": batch,
+                "seq": seq,
+                "dtype": dtype,
+            },
+            tiny_configs,
+            st.integers(1, 3),
+            st.integers(1, 9),
+            st.sampled_from(["float32", "bfloat16", "float16"]),
+        ),
+        max_examples=10,
     ),
     Item(
         "memory_training",
         CHAPTER,
         points=3,
         title="weights, gradients and AdamW states equal the real tensors after one step",
-        probe=probe_training,
+        probe=graded(probe_training, "training_memory"),
         verify=verify_training,
         examples=lambda: [
             training_case(SMALL, "float32", None),
@@ -550,6 +708,21 @@ register(
                 SMALL, "bfloat16", {"r": 2, "target_modules": ["q_proj", "v_proj", "lm_head"]}
             ),
         ],
+        strategy=st.builds(
+            training_case,
+            tiny_configs,
+            st.sampled_from(["float32", "bfloat16"]),
+            st.one_of(
+                st.none(),
+                st.builds(
+                    lambda r, targets: {"r": r, "target_modules": targets},
+                    st.integers(1, 4),
+                    st.lists(st.sampled_from(LINEARS), min_size=1, unique=True),
+                ),
+            ),
+            st.integers(0, 2**32 - 1),
+        ),
+        max_examples=5,
     ),
     Item(
         "memory_fits",
