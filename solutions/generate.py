@@ -235,6 +235,6 @@ if __name__ == "__main__":
     check("generate_forward_with_cache", globals())
 
 # %% nbgrader={"grade": true, "grade_id": "generate_own_stack", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-# Your Llama, cache, sampler and loop together generate HF's tokens.
+# Whole stack: your Llama, cache, sampler and loop together generate HF's tokens.
 if __name__ == "__main__":
     check("generate_own_stack", globals())

@@ -483,7 +483,7 @@ register(
         "generate_own_stack",
         CHAPTER,
         points=2,
-        title="your Llama, cache, sampler and loop together generate HF's tokens",
+        title="whole stack: your Llama, cache, sampler and loop together generate HF's tokens",
         probe=probe_own_stack,
         verify=verify_own_stack,
         examples=lambda: [sampled(True), eos_mid_batch(True), greedy(False)],
