@@ -582,6 +582,10 @@ register(
         probe=probe_train,
         verify=verify_train,
         examples=lambda: [train_case(VOCAB_SIZE, SAMPLES), train_case(600, SAMPLES)],
+        strategy=st.builds(
+            train_case, st.integers(600, VOCAB_SIZE), st.lists(texts, min_size=1, max_size=4)
+        ),
+        max_examples=10,
     ),
     Item(
         "tokenizer_encode",
