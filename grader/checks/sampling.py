@@ -131,11 +131,22 @@ def verify_top_k(case: Case, output: Output) -> None:
     expected = TopKLogitsWarper(k)(None, x)
     what = f"top_k_filter({describe(x)}, top_k={k})"
     expect_like(output["y"], expected, what, HINTS["filter_value"])
-    if not torch.equal(kept(output["y"]), kept(expected)):
-        fewer = kept(output["y"]).sum() < kept(expected).sum()
+    mine, wanted = kept(output["y"]), kept(expected)
+    if not torch.equal(mine, wanted):
+        row = int((mine != wanted).any(-1).nonzero()[0])
+        extra, missing = (
+            (mine & ~wanted)[row].nonzero()[:, 0],
+            (wanted & ~mine)[row].nonzero()[:, 0],
+        )
+        # Dropping ties reproduces as exactly k kept (torch.topk's indices) where HF keeps more.
+        exactly_k = mine.sum(-1) == kept(x).sum(-1).clamp(max=k)
+        hint = (
+            HINTS["ties"] if (exactly_k | (mine == wanted).all(-1)).all() and not len(extra) else ""
+        )
         raise CheckFailed(
-            f"{what} keeps other tokens than TopKLogitsWarper. "
-            + HINTS["ties" if fewer else "prefix"]
+            f"{what} keeps other tokens than TopKLogitsWarper in row {row}: "
+            f"{len(extra)} more (ids {extra.tolist()[:5]}), {len(missing)} fewer "
+            f"(ids {missing.tolist()[:5]}). {hint}".strip()
         )
     expect_close(output["y"], expected, EXACT, what, lambda: HINTS["filter_value"])
     if None in output["errors"]:
