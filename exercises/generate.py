@@ -52,11 +52,23 @@
 # says how many positions are cached. GQA is what keeps this cache small: it stores
 # `kv_heads`, not `heads`, per layer.
 #
+# ## Prompts of different lengths
+#
+# A batch is a rectangle, so shorter prompts are **left-padded** (padding first, so that
+# every row's last position is its newest token) and an `attention_mask` `(batch, seq)` says
+# which tokens are real (1) and which are padding (0). Two things change for a padded row:
+# attention must not look at the padding (the mask), and positions count only real tokens,
+# `position_ids = cumsum(attention_mask) - 1`, clamped at 0 for the padding itself (as
+# Hugging Face's `generate` does), so that a prompt gets the same positions, and the same
+# tokens, whether it is padded or not. Each new token extends the mask by a 1.
+#
 # ## The model protocol
 #
 # `generate` takes any callable `model(input_ids) -> logits`. With `use_cache=True` it calls
 # `model(input_ids, cache=cache)` instead, with a `KVCache` it made: first the prompt, then
-# one token per step. Your `forward_with_cache(model, input_ids, cache)` runs chapter 3's
+# one token per step. With an `attention_mask` it also passes the keywords
+# `position_ids=` (for the ids it passes) and `attention_mask=` (the whole mask so far,
+# cached tokens included). Your `forward_with_cache(model, input_ids, cache)` runs chapter 3's
 # `Llama` that way (`functools.partial(forward_with_cache, model)` is such a callable).
 
 # %% nbgrader={"grade": false, "grade_id": "generate_imports", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -81,13 +93,15 @@ except ImportError:  # the kit's reference versions (Hugging Face's code)
 # ## Exercise 1: the loop
 #
 # `generate(model, input_ids, max_new_tokens, temperature=1.0, top_k=None, top_p=None,
-# eos_token_id=None, pad_token_id=None, generator=None, use_cache=False)` returns
-# `(batch, seq + steps)` token ids: the prompt and what followed. Each step draws the next
+# eos_token_id=None, pad_token_id=None, generator=None, use_cache=False,
+# attention_mask=None)` returns `(batch, seq + steps)` token ids: the prompt and what followed. Each step draws the next
 # tokens of the whole batch with one call of `sample_next_token` on the last position's
 # logits. With `eos_token_id`, a row that has produced it gets `pad_token_id` (or
 # `eos_token_id` when that is None) from then on, and the loop stops early when every row
 # has finished. With `use_cache=True`, make one `KVCache()` and call
 # `model(new_ids, cache=cache)` with the prompt first, then with only the newest token.
+# With `attention_mask` (a left-padded batch), also pass `position_ids=` and
+# `attention_mask=` as described above.
 
 # %% nbgrader={"grade": false, "grade_id": "generate_loop_solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def generate(
@@ -101,6 +115,7 @@ def generate(
     pad_token_id: int | None = None,
     generator: torch.Generator | None = None,
     use_cache: bool = False,
+    attention_mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Append up to max_new_tokens sampled tokens to every row; finished rows get padding."""
     # YOUR CODE HERE
@@ -169,12 +184,13 @@ if __name__ == "__main__":
     from grader.notebook import check
 
 # %% nbgrader={"grade": true, "grade_id": "generate_greedy", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-# Greedy `generate` equals LlamaForCausalLM.generate, cache off and on.
+# Greedy `generate` equals LlamaForCausalLM.generate, cache off and on, left-padded batches too.
 if __name__ == "__main__":
     check("generate_greedy", globals())
 
 # %% nbgrader={"grade": true, "grade_id": "generate_sampling", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
-# Sampled `generate` equals HF's under the same seed, and with a generator.
+# Sampled `generate` equals HF's under the same seed, and with a generator, left-padded
+# batches too.
 if __name__ == "__main__":
     check("generate_sampling", globals())
 
@@ -194,6 +210,6 @@ if __name__ == "__main__":
     check("generate_forward_with_cache", globals())
 
 # %% nbgrader={"grade": true, "grade_id": "generate_own_stack", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-# Your Llama, cache, sampler and loop together generate HF's tokens.
+# Whole stack: your Llama, cache, sampler and loop together generate HF's tokens.
 if __name__ == "__main__":
     check("generate_own_stack", globals())

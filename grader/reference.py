@@ -218,3 +218,27 @@ def generate(
         if not unfinished.any():
             break
     return input_ids
+
+
+def apply_temperature(logits, temperature):
+    """TemperatureLogitsWarper: logits / temperature."""
+    from transformers import TemperatureLogitsWarper
+
+    return TemperatureLogitsWarper(float(temperature))(None, logits)
+
+
+def top_k_filter(logits, top_k, filter_value=-float("inf")):
+    """TopKLogitsWarper: the top_k largest logits and their ties."""
+    from transformers import TopKLogitsWarper
+
+    return TopKLogitsWarper(top_k, filter_value=filter_value)(None, logits)
+
+
+def top_p_filter(logits, top_p, min_tokens_to_keep=1, filter_value=-float("inf")):
+    """TopPLogitsWarper: the smallest top set whose probability reaches top_p."""
+    from transformers import TopPLogitsWarper
+
+    warper = TopPLogitsWarper(
+        top_p, filter_value=filter_value, min_tokens_to_keep=min_tokens_to_keep
+    )
+    return warper(None, logits)

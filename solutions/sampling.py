@@ -37,6 +37,14 @@
 # Two more details of Hugging Face's rule: at least `min_tokens_to_keep` tokens survive, and
 # `p = 1.0` removes only tokens of probability zero, while `p = 0` keeps exactly one.
 #
+# **Precision.** `TopPLogitsWarper` computes its softmax and cumulative sum in the logits'
+# dtype (bfloat16 logits: bfloat16 sums). Rounding can move a token across the boundary, so
+# the check accepts the count that HF's rule gives in the logits' dtype, in float32 or in
+# float64 (and, for `p < 1`, a descending "mass before < p" sum in the logits' dtype or
+# float32). Meta's `sample_top_p` runs in float32: its model casts the logits to float
+# before sampling; the check accepts float32 or float64 there. The filters return the logits
+# in their own dtype either way.
+#
 # ## Where the filters work
 #
 # Filters act on **logits** and put `-inf` (the `filter_value`) where a token is removed, so

@@ -47,6 +47,9 @@ HINTS = {
     "cache.get_seq_length() read before this call updates the cache.",
     "update": "Call cache.update(k, v, layer_idx) in every layer, after RoPE, and attend over "
     "the keys and values it returns.",
+    "padding": "With attention_mask, pass the model position_ids = cumsum(mask) - 1 (clamped "
+    "at 0) for the ids it sees and attention_mask= the whole mask so far, and extend the mask "
+    "by a 1 for every new token.",
     "own_stack": "Fix the failing items of this chapter and of chapters 1, 2, 3 and 6 first; "
     "if they all pass, look at how the parts are wired together.",
 }
@@ -84,7 +87,7 @@ def generation_case(
     return {**case, "seed": seed, "settings": settings}
 
 
-def hf_generate(case: Case) -> torch.Tensor:
+def hf_generate(case: Case, **extra) -> torch.Tensor:
     """LlamaForCausalLM.generate with the case's settings, under torch.manual_seed(seed)."""
     from transformers import GenerationConfig
 
@@ -100,11 +103,12 @@ def hf_generate(case: Case) -> torch.Tensor:
         use_cache=s["use_cache"],
     )
     ids = case["input_ids"]
+    # An explicit mask: HF would otherwise mask every prompt token equal to pad_token_id.
+    mask = case.get("attention_mask", torch.ones_like(ids))
     model = llama.hf_model(case)
     with torch.random.fork_rng(), torch.no_grad():
         torch.manual_seed(case["seed"])
-        # An explicit mask: HF would otherwise mask every prompt token equal to pad_token_id.
-        return model.generate(ids, attention_mask=torch.ones_like(ids), generation_config=config)
+        return model.generate(ids, attention_mask=mask, generation_config=config, **extra)
 
 
 class HFCallable:
@@ -115,11 +119,19 @@ class HFCallable:
         self.calls: list[list[int]] = []
         self.caches: list[object] = []
 
-    def __call__(self, input_ids: torch.Tensor, cache=None) -> torch.Tensor:
+    def __call__(
+        self, input_ids: torch.Tensor, cache=None, position_ids=None, attention_mask=None
+    ) -> torch.Tensor:
         self.calls.append(list(input_ids.shape))
         self.caches.append(cache)
         with torch.no_grad():
-            return self.model(input_ids, past_key_values=cache, use_cache=cache is not None).logits
+            return self.model(
+                input_ids,
+                past_key_values=cache,
+                use_cache=cache is not None,
+                position_ids=position_ids,
+                attention_mask=attention_mask,
+            ).logits
 
 
 def run_generate(
@@ -128,7 +140,9 @@ def run_generate(
     """The learner's generate with the case's settings, under torch.manual_seed(global_seed)."""
     with torch.random.fork_rng():
         torch.manual_seed(case["seed"] if global_seed is None else global_seed)
-        return impl.generate(model, case["input_ids"], generator=generator, **case["settings"])
+        padding = {"attention_mask": case["attention_mask"]} if "attention_mask" in case else {}
+        ids = case["input_ids"]
+        return impl.generate(model, ids, generator=generator, **case["settings"], **padding)
 
 
 def probe_generate(impl, case: Case) -> Output:
@@ -195,6 +209,8 @@ def first_difference(tokens: torch.Tensor, expected: torch.Tensor, case: Case) -
 def diagnose(case: Case, output: Output) -> str:
     s = case["settings"]
     tokens, prompt = output["tokens"], case["input_ids"].shape[1]
+    if "attention_mask" in case and padding_mistake(case, tokens):
+        return HINTS["padding"]
     if s["eos_token_id"] is not None:
         pad = s["eos_token_id"] if s["pad_token_id"] is None else s["pad_token_id"]
         for row in tokens[:, prompt:]:
@@ -204,6 +220,23 @@ def diagnose(case: Case, output: Output) -> str:
     if s["use_cache"] and output["calls"][1:] and output["calls"][1][-1] != 1:
         return HINTS["cache_calls"]
     return HINTS["sampling" if s["temperature"] else "last"]
+
+
+def padding_mistake(case: Case, tokens: torch.Tensor) -> bool:
+    """Whether HF's generate reproduces the tokens when the padding is treated as prompt.
+
+    (Positions counted from the first column, padding included, are no mistake under RoPE:
+    a row's offset is uniform, and attention sees only relative positions.)
+    """
+    wrong = hf_generate({**case, "attention_mask": torch.ones_like(case["input_ids"])})
+    return wrong.shape == tokens.shape and torch.equal(wrong, tokens)
+
+
+def left_padded(case: Case, lengths: list[int]) -> Case:
+    """The case's prompts cut to `lengths` real tokens each, left-padded with token 0."""
+    ids = case["input_ids"]
+    real = torch.arange(ids.shape[1]) >= ids.shape[1] - torch.tensor(lengths)[:, None]
+    return {**case, "input_ids": ids.masked_fill(~real, 0), "attention_mask": real.long()}
 
 
 def expect_cache_calls(case: Case, output: Output) -> None:
@@ -380,9 +413,12 @@ vocabs = st.integers(4, 40)
 
 
 @st.composite
-def generation_cases(draw, sampled: bool, eos: bool = False, cache_only: bool = False) -> Case:
+def generation_cases(
+    draw, sampled: bool, eos: bool = False, cache_only: bool = False, padded: bool = True
+) -> Case:
+    """Drawn models and settings; with `padded`, sometimes a left-padded batch."""
     vocab = draw(vocabs)
-    return generation_case(
+    case = generation_case(
         seed=draw(seeds),
         vocab=vocab,
         heads=draw(st.sampled_from([2, 4])),
@@ -397,6 +433,12 @@ def generation_cases(draw, sampled: bool, eos: bool = False, cache_only: bool = 
         pad_token_id=draw(st.none() | st.integers(0, vocab - 1)) if eos else None,
         use_cache=cache_only or draw(st.booleans()),
     )
+    if padded and draw(st.booleans()):
+        batch, seq = case["input_ids"].shape
+        return left_padded(
+            case, draw(st.lists(st.integers(1, seq), min_size=batch, max_size=batch))
+        )
+    return case
 
 
 def greedy(use_cache: bool) -> Case:
@@ -419,10 +461,11 @@ register(
         "generate_greedy",
         CHAPTER,
         points=2,
-        title="greedy `generate` equals LlamaForCausalLM.generate, cache off and on",
+        title="greedy `generate` equals LlamaForCausalLM.generate, cache off and on, "
+        "left-padded batches too",
         probe=probe_generate,
         verify=verify_generate,
-        examples=lambda: [greedy(False), greedy(True)],
+        examples=lambda: [greedy(False), greedy(True), left_padded(greedy(True), [4, 2])],
         strategy=generation_cases(sampled=False),
         max_examples=30,
     ),
@@ -430,10 +473,15 @@ register(
         "generate_sampling",
         CHAPTER,
         points=3,
-        title="sampled `generate` equals HF's under the same seed, and with a generator",
+        title="sampled `generate` equals HF's under the same seed, and with a generator, "
+        "left-padded batches too",
         probe=probe_generate,
         verify=verify_generate,
-        examples=lambda: [sampled(False), sampled(True)],
+        examples=lambda: [
+            sampled(False),
+            sampled(True),
+            left_padded(sampled(False), [4, 1, 3]),
+        ],
         strategy=generation_cases(sampled=True),
         max_examples=30,
     ),
@@ -483,11 +531,11 @@ register(
         "generate_own_stack",
         CHAPTER,
         points=2,
-        title="your Llama, cache, sampler and loop together generate HF's tokens",
+        title="whole stack: your Llama, cache, sampler and loop together generate HF's tokens",
         probe=probe_own_stack,
         verify=verify_own_stack,
         examples=lambda: [sampled(True), eos_mid_batch(True), greedy(False)],
-        strategy=generation_cases(sampled=True, eos=True, cache_only=True),
+        strategy=generation_cases(sampled=True, eos=True, cache_only=True, padded=False),
         max_examples=20,
     ),
 )

@@ -13,6 +13,7 @@ import math
 import torch
 from hypothesis import strategies as st
 
+from grader import reference
 from grader.compare import Tolerance, describe, expect_close, expect_like, is_close
 from grader.registry import Case, CheckFailed, Item, Output, register
 
@@ -29,13 +30,16 @@ HINTS = {
     "crossing": "Keep the token that crosses top_p: remove a token only when the tokens "
     "before it already reach top_p (HF: cumulative ascending mass <= 1 - top_p).",
     "probabilities": "Accumulate probabilities (the softmax of the logits), not raw logits.",
+    "boundary": "Remove a token when the mass of the tokens before it is >= top_p (HF: "
+    "ascending cumulative mass <= 1 - top_p); with a strict < there you keep Meta's extra "
+    "token on exact boundaries.",
     "min_tokens": "Always keep at least min_tokens_to_keep tokens (and at least the argmax).",
     "prefix": "Keep the most likely tokens: every kept logit must be >= every removed one.",
     "greedy": "Sample: greedy argmax is only for temperature 0.",
     "renormalize": "Filter the logits before the softmax (set -inf), so the kept "
     "probabilities sum to 1; or renormalise what you keep.",
-    "distribution": "Apply temperature, then top-k, then top-p to the logits, then softmax in "
-    "float32 and torch.multinomial.",
+    "order": "Apply temperature, then top-k, then top-p to the logits, then softmax in "
+    "float32 and torch.multinomial: top-p measures the mass among the tokens top-k kept.",
     "meta": "Meta's rule removes a token when the probability mass before it is greater "
     "than top_p (sorted in decreasing order).",
 }
@@ -105,7 +109,7 @@ def verify_temperature(case: Case, output: Output) -> None:
     expected = TemperatureLogitsWarper(t)(None, x)
     one_step = Tolerance(rtol=2 * torch.finfo(x.dtype).eps, atol=0.0)  # x * (1 / t) is fine too
     multiplied = is_close(output["y"], x * t, Tolerance(rtol=1e-2, atol=1e-6))
-    hint = HINTS["temperature_divide" if multiplied else "distribution"]
+    hint = HINTS["temperature_divide"] if multiplied else ""
     expect_close(
         output["y"], expected, one_step, f"apply_temperature({describe(x)}, {t:g})", lambda: hint
     )
@@ -127,11 +131,22 @@ def verify_top_k(case: Case, output: Output) -> None:
     expected = TopKLogitsWarper(k)(None, x)
     what = f"top_k_filter({describe(x)}, top_k={k})"
     expect_like(output["y"], expected, what, HINTS["filter_value"])
-    if not torch.equal(kept(output["y"]), kept(expected)):
-        fewer = kept(output["y"]).sum() < kept(expected).sum()
+    mine, wanted = kept(output["y"]), kept(expected)
+    if not torch.equal(mine, wanted):
+        row = int((mine != wanted).any(-1).nonzero()[0])
+        extra, missing = (
+            (mine & ~wanted)[row].nonzero()[:, 0],
+            (wanted & ~mine)[row].nonzero()[:, 0],
+        )
+        # Dropping ties reproduces as exactly k kept (torch.topk's indices) where HF keeps more.
+        exactly_k = mine.sum(-1) == kept(x).sum(-1).clamp(max=k)
+        hint = (
+            HINTS["ties"] if (exactly_k | (mine == wanted).all(-1)).all() and not len(extra) else ""
+        )
         raise CheckFailed(
-            f"{what} keeps other tokens than TopKLogitsWarper. "
-            + HINTS["ties" if fewer else "prefix"]
+            f"{what} keeps other tokens than TopKLogitsWarper in row {row}: "
+            f"{len(extra)} more (ids {extra.tolist()[:5]}), {len(missing)} fewer "
+            f"(ids {missing.tolist()[:5]}). {hint}".strip()
         )
     expect_close(output["y"], expected, EXACT, what, lambda: HINTS["filter_value"])
     if None in output["errors"]:
@@ -141,26 +156,103 @@ def verify_top_k(case: Case, output: Output) -> None:
 # ---- top-p ----------------------------------------------------------------------------------
 
 
-def hf_rule_counts(logits: torch.Tensor, top_p: float, min_keep: int, dtype) -> torch.Tensor:
-    """How many tokens per row HF's top-p rule keeps when computed in `dtype`."""
-    from transformers import TopPLogitsWarper
+def rule_counts(
+    logits: torch.Tensor, top_p: float, min_keep: int, dtype, rule: str = "hf"
+) -> torch.Tensor:
+    """Tokens kept per row by a top-p rule computed in `dtype`: HF's, or a known variant.
 
-    return kept(TopPLogitsWarper(top_p, min_tokens_to_keep=min_keep)(None, logits.to(dtype))).sum(
-        -1
-    )
+    `hf`: remove where the ascending cumulative probability is <= 1 - top_p (TopPLogitsWarper);
+    `descending`: keep where the descending mass before a token is < top_p (the same rule,
+    other rounding); `boundary`: `<` for `<=` in HF's form; `crossing`: remove where the
+    descending mass including the token reaches top_p; `probabilities`: HF's form on the raw
+    logits instead of their softmax.
+    """
+    ascending = logits.to(dtype).sort(-1).values
+    probs = ascending if rule == "probabilities" else ascending.softmax(-1)
+    cumulative = probs.cumsum(-1)
+    total = cumulative[..., -1:]
+    remove = {
+        "hf": lambda: cumulative <= 1 - top_p,
+        "probabilities": lambda: cumulative <= 1 - top_p,
+        "boundary": lambda: cumulative < 1 - top_p,
+        "descending": lambda: total - cumulative >= top_p,
+        "crossing": lambda: total - cumulative + probs >= top_p,
+    }[rule]()
+    if min_keep:
+        remove[..., -min_keep:] = False
+    return (~remove & (ascending > -math.inf)).sum(-1)
+
+
+def dtypes_of(logits: torch.Tensor) -> set:
+    """The precisions a correct top-p may compute in: the logits' own, float32, float64."""
+    return {logits.dtype, torch.float32, torch.float64}
 
 
 def accepted_counts(
     logits: torch.Tensor, top_p: float, min_keep: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The smallest and largest kept count that rounding allows, per row."""
-    counts = torch.stack(
-        [
-            hf_rule_counts(logits, top_p, min_keep, dtype)
-            for dtype in {logits.dtype, torch.float32, torch.float64}
+    counts = [rule_counts(logits, top_p, min_keep, dtype) for dtype in dtypes_of(logits)]
+    if top_p < 1:  # at p = 1 only zero-probability tokens may go; a rounded sum may not decide
+        counts += [
+            rule_counts(logits, top_p, min_keep, dtype, "descending")
+            for dtype in (logits.dtype, torch.float32)
         ]
+    stacked = torch.stack(counts)
+    return stacked.min(0).values, stacked.max(0).values
+
+
+# Each known mistake, by hint key: the rule and min_tokens_to_keep it computes with.
+TOP_P_MISTAKES = {
+    "crossing": ("crossing", None),
+    "boundary": ("boundary", None),
+    "probabilities": ("probabilities", None),
+    "min_tokens": ("hf", 1),
+}
+
+
+def top_p_mistake(logits: torch.Tensor, top_p: float, min_keep: int, count) -> str | None:
+    """The known mistake whose kept counts equal the learner's on every row, if any."""
+    for hint, (rule, forced_keep) in TOP_P_MISTAKES.items():
+        keep = min_keep if forced_keep is None else forced_keep
+        if hint == "min_tokens" and keep == min_keep:
+            continue  # ignoring min_tokens_to_keep shows only when it is above 1
+        for dtype in dtypes_of(logits):
+            if torch.equal(count, rule_counts(logits, top_p, keep, dtype, rule)):
+                return hint
+    return None
+
+
+def kept_difference(actual: torch.Tensor, logits: torch.Tensor, top_p: float, min_keep: int):
+    """`row 0 keeps 5 tokens, TopPLogitsWarper 4 (also id 7)`: where the kept sets differ."""
+    from transformers import TopPLogitsWarper
+
+    count = kept(actual).sum(-1)
+    low, high = accepted_counts(logits, top_p, min_keep)
+    row = int(((count < low) | (count > high)).nonzero()[0])
+    wanted = kept(TopPLogitsWarper(top_p, min_tokens_to_keep=min_keep)(None, logits))[row]
+    mine = kept(actual)[row]
+    extra, missing = (mine & ~wanted).nonzero()[:, 0], (wanted & ~mine).nonzero()[:, 0]
+    detail = "".join(
+        f"; {name} id{'s' * (len(ids) > 1)} {ids.tolist()[:5]}"
+        for name, ids in (("also keeps", extra), ("removes", missing))
+        if len(ids)
     )
-    return counts.min(0).values, counts.max(0).values
+    accepted = f"{int(low[row])}" + ("" if low[row] == high[row] else f" to {int(high[row])}")
+    return f"row {row} keeps {int(count[row])} tokens, TopPLogitsWarper {accepted}{detail}"
+
+
+def verify_top_p(case: Case, output: Output) -> None:
+    x, p, m = case["logits"], case["top_p"], case["min_tokens_to_keep"]
+    what = f"top_p_filter({describe(x)}, top_p={p:g}, min_tokens_to_keep={m})"
+    check_prefix(output["y"], x, what)
+    count = kept(output["y"]).sum(-1)
+    low, high = accepted_counts(x, p, m)
+    if ((count < low) | (count > high)).any():
+        hint = HINTS.get(top_p_mistake(x, p, m, count), "")
+        raise CheckFailed(f"{what}: {kept_difference(output['y'], x, p, m)}. {hint}".strip())
+    if None in output["errors"]:
+        raise CheckFailed(f"top_p_filter accepted top_p = -0.1 or 1.5. {HINTS['validation']}")
 
 
 def check_prefix(actual: torch.Tensor, logits: torch.Tensor, what: str) -> None:
@@ -192,40 +284,6 @@ def probe_top_p(impl, case: Case) -> Output:
     return {"y": y, "errors": errors}
 
 
-def rule_counts(values: torch.Tensor, top_p: float, min_keep: int) -> torch.Tensor:
-    """HF's rule applied to `values` as they are (no softmax): a learner's slip, as counts."""
-    ascending = values.sort(-1).values
-    remove = ascending.cumsum(-1) <= 1 - top_p
-    remove[..., -min_keep:] = False
-    return (~remove & (ascending > -math.inf)).sum(-1)
-
-
-def top_p_mistake(case: Case, count: torch.Tensor) -> str:
-    """Name the likely mistake behind wrong kept counts."""
-    x, p, m = case["logits"].double(), case["top_p"], case["min_tokens_to_keep"]
-    if torch.equal(count, rule_counts(x, p, m)):
-        return "probabilities"
-    low, _ = accepted_counts(case["logits"], p, m)
-    return "crossing" if (count < low).any() else "min_tokens"
-
-
-def verify_top_p(case: Case, output: Output) -> None:
-    x, p, m = case["logits"], case["top_p"], case["min_tokens_to_keep"]
-    what = f"top_p_filter({describe(x)}, top_p={p:g}, min_tokens_to_keep={m})"
-    check_prefix(output["y"], x, what)
-    count = kept(output["y"]).sum(-1)
-    low, high = accepted_counts(x, p, m)
-    if ((count < low) | (count > high)).any():
-        row = int(((count < low) | (count > high)).nonzero()[0])
-        raise CheckFailed(
-            f"{what} keeps {int(count[row])} tokens in row {row}, TopPLogitsWarper "
-            f"{int(low[row])}{'' if low[row] == high[row] else f' to {int(high[row])}'}. "
-            + HINTS[top_p_mistake(case, count)]
-        )
-    if None in output["errors"]:
-        raise CheckFailed(f"top_p_filter accepted top_p = -0.1 or 1.5. {HINTS['validation']}")
-
-
 def property_case(seed: int, vocab: int, gap_low: int, gap_high: int, shift: float) -> Case:
     """Logits, two top_p values in the middle of gaps of the cumulative mass (so that no
     rounding sits on a boundary), and a constant to add."""
@@ -248,41 +306,35 @@ def probe_top_p_properties(impl, case: Case) -> Output:
 
 
 def verify_top_p_properties(case: Case, output: Output) -> None:
-    x = case["logits"]
-    low, high, shifted = (kept(output[name]) for name in ("low", "high", "shifted"))
-    if not low[0, x.argmax()]:
-        raise CheckFailed(f"top_p_filter removed the most likely token. {HINTS['min_tokens']}")
-    if (low & ~high).any():
-        raise CheckFailed(
-            f"top_p_filter kept a token at top_p={case['top_p_low']:.3f} that it removed at "
-            f"the larger top_p={case['top_p_high']:.3f}. {HINTS['probabilities']}"
-        )
-    if not torch.equal(low, shifted):
-        raise CheckFailed(
-            f"adding {case['shift']:g} to every logit changed which tokens top_p_filter "
-            f"keeps. {HINTS['probabilities']}"
-        )
-    # the kept set is the smallest prefix whose mass reaches top_p (HF's rule), exactly here
-    probs = x.double().softmax(-1)
-    mass = probs[low].sum().item()
-    without_smallest = mass - probs[low].min().item()
-    if mass < case["top_p_low"] or without_smallest >= case["top_p_low"]:
-        raise CheckFailed(
-            f"the kept tokens' mass is {mass:.4f} for top_p={case['top_p_low']:.4f}: keep the "
-            f"smallest set that reaches top_p. {HINTS['crossing']}"
-        )
+    """Each top_p sits mid-gap of the cumulative mass, so every precision keeps one count."""
+    x, shift = case["logits"], case["shift"]
+    runs = [
+        ("low", x, case["top_p_low"], ""),
+        ("high", x, case["top_p_high"], ""),
+        ("shifted", x + shift, case["top_p_low"], f" after adding {shift:g} to every logit"),
+    ]
+    for name, logits, top_p, how in runs:
+        what = f"top_p_filter({describe(logits)}, top_p={top_p:.4f}){how}"
+        check_prefix(output[name], logits, what)
+        count = kept(output[name]).sum(-1)
+        low, high = accepted_counts(logits, top_p, 1)
+        if ((count < low) | (count > high)).any():
+            hint = HINTS.get(top_p_mistake(logits, top_p, 1, count), "")
+            difference = kept_difference(output[name], logits, top_p, 1)
+            raise CheckFailed(f"{what}: {difference}. {hint}".strip())
 
 
 # ---- Meta's rule ----------------------------------------------------------------------------
 
 
 def probe_meta(impl, case: Case) -> Output:
+    """Meta's filter on the case and on a boundary, with the reference top_p_filter bound in."""
     boundary = torch.tensor([[math.log(2), 0.0, 0.0]])  # probabilities 0.5, 0.25, 0.25
-    return {
-        "y": impl.meta_top_p_filter(case["logits"], case["top_p"]),
-        "boundary_hf": impl.top_p_filter(boundary, 0.5),
-        "boundary_meta": impl.meta_top_p_filter(boundary, 0.5),
-    }
+    with impl.substituted({"top_p_filter": reference.top_p_filter}):
+        return {
+            "y": impl.meta_top_p_filter(case["logits"], case["top_p"]),
+            "boundary_meta": impl.meta_top_p_filter(boundary, 0.5),
+        }
 
 
 def meta_counts(logits: torch.Tensor, top_p: float, dtype) -> torch.Tensor:
@@ -295,18 +347,26 @@ def meta_counts(logits: torch.Tensor, top_p: float, dtype) -> torch.Tensor:
 
 
 def verify_meta(case: Case, output: Output) -> None:
-    x, p = case["logits"].float(), case["top_p"]
+    """Meta computes in float32 (its logits are cast to float); float64 is accepted too."""
+    x, p = case["logits"], case["top_p"]
     what = f"meta_top_p_filter({describe(x)}, top_p={p:g})"
-    check_prefix(output["y"], case["logits"], what)
+    check_prefix(output["y"], x, what)
     count = kept(output["y"]).sum(-1)
     counts = torch.stack([meta_counts(x, p, dtype) for dtype in (torch.float32, torch.float64)])
-    if ((count < counts.min(0).values) | (count > counts.max(0).values)).any():
-        raise CheckFailed(f"{what} keeps other tokens than Meta's sample_top_p. {HINTS['meta']}")
-    hf, meta = int(kept(output["boundary_hf"]).sum()), int(kept(output["boundary_meta"]).sum())
-    if (hf, meta) != (1, 2):
+    low, high = counts.min(0).values, counts.max(0).values
+    if ((count < low) | (count > high)).any():
+        row = int(((count < low) | (count > high)).nonzero()[0])
+        wrote_hf = any(torch.equal(count, rule_counts(x, p, 1, d)) for d in dtypes_of(x))
         raise CheckFailed(
-            f"on probabilities [0.5, 0.25, 0.25] with top_p=0.5 your filters keep {hf} (HF's "
-            f"rule) and {meta} (Meta's) tokens; expected 1 and 2. {HINTS['crossing']}"
+            f"{what}: row {row} keeps {int(count[row])} tokens, Meta's sample_top_p "
+            f"{int(low[row])}{'' if low[row] == high[row] else f' to {int(high[row])}'}. "
+            + (HINTS["meta"] if wrote_hf else "")
+        )
+    meta = int(kept(output["boundary_meta"]).sum())
+    if meta != 2:
+        raise CheckFailed(
+            f"meta_top_p_filter on probabilities [0.5, 0.25, 0.25] with top_p=0.5 keeps {meta} "
+            f"tokens, Meta's rule 2 (TopPLogitsWarper keeps 1). " + HINTS["meta"] * (meta == 1)
         )
 
 
@@ -326,12 +386,28 @@ def sample_case(
     }
 
 
+def order_case(seed: int, vocab: int, temperature: float, top_k: int) -> Case:
+    """Settings where top-k then top-p keeps fewer tokens than top-p then top-k.
+
+    After top-k the kept probabilities are renormalised (divided by their sum C < 1), so HF
+    keeps only the argmax for any top_p in (c, c / C], c the argmax's probability; top-p
+    first keeps the second token too, the most likely one it can add. top_p is put mid-gap.
+    """
+    case = sample_case(seed, vocab, temperature, min(top_k, vocab - 1), None)
+    probs = (case["logits"][0].double() / temperature).softmax(-1).sort(descending=True).values
+    top, kept_mass = float(probs[0]), float(probs[: case["top_k"]].sum())
+    return {**case, "top_p": (top + top / kept_mass) / 2}
+
+
 def probe_sample(impl, case: Case) -> Output:
+    """DRAWS draws of one row, with the reference filters bound in."""
     generator = torch.Generator().manual_seed(case["seed"])
     many = case["logits"].expand(DRAWS, -1).contiguous()
-    ids = impl.sample_next_token(
-        many, case["temperature"], case["top_k"], case["top_p"], generator=generator
-    )
+    filters = ("apply_temperature", "top_k_filter", "top_p_filter")
+    with impl.substituted({name: getattr(reference, name) for name in filters}):
+        ids = impl.sample_next_token(
+            many, case["temperature"], case["top_k"], case["top_p"], generator=generator
+        )
     vocab = case["logits"].shape[-1]
     return {
         "counts": torch.bincount(ids.reshape(-1).long(), minlength=vocab)[:vocab],
@@ -339,16 +415,28 @@ def probe_sample(impl, case: Case) -> Output:
     }
 
 
-def hf_distribution(logits: torch.Tensor, temperature: float, top_k, top_p) -> torch.Tensor:
-    """HF's warpers in generate's order, then softmax in float32."""
+def hf_distribution(
+    logits: torch.Tensor, temperature: float, top_k, top_p, order: str = "tkp"
+) -> torch.Tensor:
+    """HF's warpers in `order` (generate's is temperature, top-k, top-p), softmax in float32."""
     from transformers import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
-    scores = TemperatureLogitsWarper(float(temperature))(None, logits)
-    if top_k is not None:
-        scores = TopKLogitsWarper(top_k)(None, scores)
-    if top_p is not None:
-        scores = TopPLogitsWarper(top_p)(None, scores)
+    warpers = {
+        "t": TemperatureLogitsWarper(float(temperature)),
+        "k": None if top_k is None else TopKLogitsWarper(top_k),
+        "p": None if top_p is None else TopPLogitsWarper(top_p),
+    }
+    scores = logits
+    for step in order:
+        if warpers[step] is not None:
+            scores = warpers[step](None, scores)
     return scores.float().softmax(-1)[0]
+
+
+def bounds(probs: torch.Tensor) -> torch.Tensor:
+    """How far a frequency may be from its probability: 5 standard errors + 2/N."""
+    p = probs.double()
+    return 5 * (p * (1 - p) / DRAWS).sqrt() + 2 / DRAWS
 
 
 def fits(counts: torch.Tensor, probs: torch.Tensor) -> bool:
@@ -359,8 +447,18 @@ def fits(counts: torch.Tensor, probs: torch.Tensor) -> bool:
     """
     frequencies = counts.double() / DRAWS
     p = probs.double()
-    bound = 5 * (p * (1 - p) / DRAWS).sqrt() + 2 / DRAWS
-    return bool(((frequencies - p).abs() <= bound).all() and (counts[p == 0] == 0).all())
+    return bool(((frequencies - p).abs() <= bounds(p)).all() and (counts[p == 0] == 0).all())
+
+
+def worst_token(counts: torch.Tensor, probs: torch.Tensor) -> str:
+    """The token whose frequency is furthest outside its bound, as the learner reads it."""
+    frequencies = counts.double() / DRAWS
+    excess = (frequencies - probs.double()).abs() / bounds(probs)
+    token = int(excess.argmax())
+    return (
+        f"token {token} was drawn {int(counts[token])} times ({float(frequencies[token]):.4f}), "
+        f"HF's probability is {float(probs[token]):.4f}"
+    )
 
 
 def verify_sample(case: Case, output: Output) -> None:
@@ -371,34 +469,37 @@ def verify_sample(case: Case, output: Output) -> None:
         )
     x, t, k, p = case["logits"], case["temperature"], case["top_k"], case["top_p"]
     counts = output["counts"]
-    if fits(counts, hf_distribution(x, t, k, p)):
+    probs = hf_distribution(x, t, k, p)
+    if fits(counts, probs):
         return
     one_hot = torch.zeros(x.shape[-1]).index_fill(0, x.argmax(-1), 1.0)
-    probs = hf_distribution(x, t, k, p)
     unnormalised = torch.softmax(x[0] / t, -1) * (probs > 0)  # filtered after the softmax
     unnormalised[-1] += 1 - unnormalised.sum()  # inverse-CDF sampling puts the rest last
-    if fits(counts, one_hot):
-        hint = "greedy"
-    elif fits(counts, unnormalised):
-        hint = "renormalize"
-    elif fits(counts, hf_distribution(x * t * t, t, k, p)):  # logits * t where logits / t was meant
-        hint = "temperature_divide"
-    else:
-        hint = "distribution"
+    mistakes = [
+        ("greedy", one_hot),
+        ("renormalize", unnormalised),
+        ("temperature_divide", hf_distribution(x * t * t, t, k, p)),  # logits * t, not / t
+        *(("order", hf_distribution(x, t, k, p, order)) for order in ("tpk", "kpt", "pkt")),
+    ]
+    # A mistake is named only when it reproduces the draws and differs from HF's distribution.
+    hint = next(
+        (h for h, wrong in mistakes if not fits(counts, probs) and fits(counts, wrong)), None
+    )
     settings = f"temperature={t:g}, top_k={k}, top_p={p}"
     raise CheckFailed(
-        f"sample_next_token's frequencies over {DRAWS:,} draws ({settings}) do not match "
-        f"HF's filtered softmax. {HINTS[hint]}"
+        f"sample_next_token over {DRAWS:,} draws ({settings}): {worst_token(counts, probs)}. "
+        + (HINTS[hint] if hint else "")
     )
 
 
 def probe_greedy(impl, case: Case) -> Output:
-    return {
-        "greedy": impl.sample_next_token(case["logits"], temperature=0),
-        "cold": impl.sample_next_token(
-            case["logits"], temperature=0.01, generator=torch.Generator().manual_seed(0)
-        ),
-    }
+    with impl.substituted({"apply_temperature": reference.apply_temperature}):
+        return {
+            "greedy": impl.sample_next_token(case["logits"], temperature=0),
+            "cold": impl.sample_next_token(
+                case["logits"], temperature=0.01, generator=torch.Generator().manual_seed(0)
+            ),
+        }
 
 
 def verify_greedy(case: Case, output: Output) -> None:
@@ -465,6 +566,7 @@ register(
         examples=lambda: [
             top_p_case({"logits": torch.tensor([[math.log(2), 0.0, 0.0]])}, 0.5, 1),
             top_p_case(logits_case(2, 3, 20, 0.0, True, True, torch.float32), 0.8, 1),
+            top_p_case(logits_case(5, 2, 10, 0.0, False, False, torch.float32), 0.1, 3),
         ],
         strategy=st.builds(
             top_p_case,
@@ -515,7 +617,18 @@ register(
             sample_case(1, 8, 0.7, 5, None),
             sample_case(2, 8, 1.3, None, 0.8),
             sample_case(3, 8, 0.9, 4, 0.9),
+            order_case(4, 8, 1.0, 4),
         ],
+        strategy=st.builds(
+            sample_case,
+            seeds,
+            st.integers(2, 12),
+            st.sampled_from([0.5, 0.8, 1.0, 1.3]),
+            st.none() | st.integers(1, 12),
+            st.none() | st.floats(0.2, 1.0),
+        )
+        | st.builds(order_case, seeds, st.integers(3, 12), st.floats(0.5, 1.5), st.integers(2, 11)),
+        max_examples=40,
     ),
     Item(
         "sampling_greedy",

@@ -1,0 +1,33 @@
+"""With use_cache, feeds the whole sequence at every step instead of the newest token."""
+
+import torch
+
+HINT = "cache_calls"
+
+
+def generate(
+    model,
+    input_ids,
+    max_new_tokens,
+    temperature=1.0,
+    top_k=None,
+    top_p=None,
+    eos_token_id=None,
+    pad_token_id=None,
+    generator=None,
+    use_cache=False,
+    attention_mask=None,
+):
+    pad_token_id = eos_token_id if pad_token_id is None else pad_token_id
+    cache = KVCache() if use_cache else None  # noqa: F821  (the chapter's own)
+    finished = torch.zeros(input_ids.shape[0], dtype=torch.bool)
+    for _ in range(max_new_tokens):
+        logits = model(input_ids, cache=cache) if use_cache else model(input_ids)
+        tokens = sample_next_token(logits[:, -1, :], temperature, top_k, top_p, generator)  # noqa: F821
+        if eos_token_id is not None:
+            tokens = tokens.masked_fill(finished, pad_token_id)
+            finished |= tokens == eos_token_id
+        input_ids = torch.cat([input_ids, tokens[:, None]], dim=-1)
+        if finished.all():
+            break
+    return input_ids
