@@ -5,7 +5,8 @@ seed derived from a secret that stays in the output directory; kept in `cases/` 
 fingerprint, so that a rerun does not draw them again), sends them to the workers, and gets
 back what the student's code returned, as plain data. It rebuilds plain tensors, checks them
 and runs the items' `verify`, which computes the Hugging Face reference here: once per case and
-distinct output, since a verdict depends on nothing else (identical answers are common).
+distinct output, since a verdict depends on nothing else (identical answers are common), and
+references that a check marks `per_case` (grader/compare.py) once per case.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from grader.autograde import wire
 from grader.autograde.sandbox import Isolation, Limits, Worker
 from grader.autograde.submissions import Submission
 from grader.chapters import CHAPTERS
+from grader.compare import remembering
 from grader.registry import CheckFailed, Item
 from grader.runner import plain, quiet_transformers
 
@@ -152,6 +154,7 @@ class Verdicts:
     def __init__(self, cases: dict[str, dict[str, list]]):
         self.drawn = cases  # by chapter, then grade_id: the grader's, filled by its prepare
         self.known: dict[tuple[str, int, bytes], str] = {}
+        self.references: dict = {}  # what the checks' `per_case` references computed
         self.lock = threading.Lock()  # verify seeds torch's global RNG: one at a time
         self.computed = 0  # verify calls, for the benchmark's breakdown
 
@@ -171,7 +174,8 @@ class Verdicts:
             warnings.simplefilter("ignore")
             if key not in self.known:
                 self.computed += 1
-                hint = verify(item, self.cases(item)[number], output)
+                with remembering(self.references):
+                    hint = verify(item, self.cases(item)[number], output)
                 if key is None:
                     return hint
                 self.known[key] = hint

@@ -17,6 +17,7 @@ from grader.autograde import cohort, grade
 from grader.autograde.demo import WRONG
 from grader.autograde.grade import GRADED, TIMED_OUT, ItemResult, Outcome
 from grader.chapters import CHAPTERS, SOLUTIONS, load_chapter
+from grader.compare import per_case, remembering
 from grader.runner import plain
 from grader.zoo import ZOO
 
@@ -168,3 +169,24 @@ def test_the_drawn_cases_are_kept_and_reused(tmp_path, monkeypatch):
     other = grade.Grader(tmp_path, isolation=None, limits=None, jobs=0, examples=3)
     with pytest.raises(pytest.fail.Exception):  # another budget: other cases
         other.prepare({"sampling"})
+
+
+def test_a_per_case_reference_is_computed_once_per_case_while_remembering():
+    calls = []
+
+    @per_case
+    def reference(case):
+        calls.append(case)
+        return case["x"] * 2
+
+    first, second = {"x": torch.ones(2)}, {"x": torch.ones(2)}
+    reference(first), reference(first)
+    assert len(calls) == 2  # pytest and notebooks: computed every time
+    memo: dict = {}
+    with remembering(memo):
+        assert torch.equal(reference(first), torch.full((2,), 2.0))
+        reference(first), reference(second)
+    assert len(calls) == 4 and len(memo) == 2
+    with remembering(memo):
+        reference(second)
+    assert len(calls) == 4
