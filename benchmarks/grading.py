@@ -21,6 +21,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
+import torch
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests/kit/test_nbgrader.py's helpers hand the notebooks in
 
@@ -84,6 +86,7 @@ def hand_in(course: Path, students: int) -> int:
 def probe_seconds(out: Path) -> float:
     """Seconds the probes of a correct submission take per chapter, here, outside any sandbox."""
     total = 0.0
+    torch.set_num_threads(1)  # as in a worker
     with tempfile.TemporaryDirectory() as work:
         for chapter in CHAPTERS:
             (Path(work) / f"{chapter}.py").write_text((SOLUTIONS / f"{chapter}.py").read_text())
@@ -97,17 +100,18 @@ def probe_seconds(out: Path) -> float:
 
 def breakdown(count: int, wall: float, probes: float) -> None:
     """Print where kit grade's time went; `probes`: seconds of the non-stub submissions' probes."""
-    sandbox = SECONDS["sandbox round trip"] - SECONDS["worker start (bwrap, imports)"]
-    SECONDS["sandbox round trip"] = sandbox
+    start = SECONDS["worker start (bwrap, imports)"]  # lazily, inside the first round trip
+    SECONDS["sandbox round trip"] -= start
     SECONDS["decode, digest, bookkeeping"] = (
-        SECONDS.pop("whole submission") - sandbox - SECONDS["compare (verdicts)"]
-    )
+        SECONDS.pop("whole submission") - start - SECONDS["sandbox round trip"]
+    ) - SECONDS["compare (verdicts)"]
     SECONDS["  of which the probes, run in process"] = probes
     print(f"\nwhere kit grade's {wall:.1f} s went (summed over workers; per submission):")
     for phase, seconds in SECONDS.items():
         calls = f"{CALLS[phase]:4d} calls" if CALLS.get(phase) else " " * 10
         print(f"  {phase:<55} {seconds:7.2f} s {calls} {seconds / count:7.3f} s/submission")
-    print("  (sandbox round trip = send, fork, import the submission, run its probes, return)")
+    print("  (sandbox round trip = send, fork, import the submission, run its probes, return;")
+    print("   compare = hash each output, look its verdict up or verify it, waiting for the lock)")
 
 
 def main() -> None:
