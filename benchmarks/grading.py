@@ -3,28 +3,70 @@
 Builds a course from solutions/, hands in one notebook per chapter for each of four students
 (correct, partly wrong, stub, correct again), then grades the 32 notebooks twice: with
 `kit grade` (its own results folder and gradebook) and with `nbgrader autograde`, one
-assignment at a time. Prints both wall times, their ratio and submissions per minute.
+assignment at a time. Prints both wall times, their ratio, submissions per minute per core,
+and where kit grade's time went, phase by phase (timers wrapped around its functions here).
 
-    python benchmarks/grading.py [--students N]
+    python benchmarks/grading.py [--students N] [--jobs J] [--kit-only]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
+import threading
 import time
+from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
+
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests/kit/test_nbgrader.py's helpers hand the notebooks in
 
+from grader.autograde import cohort, grade, gradebook, submissions, wire  # noqa: E402
 from grader.autograde.demo import WRONG  # noqa: E402
-from grader.autograde.grade import grade_folder  # noqa: E402
-from grader.chapters import CHAPTERS  # noqa: E402
+from grader.autograde.sandbox import Worker  # noqa: E402
+from grader.autograde.worker import probe_all  # noqa: E402
+from grader.chapters import CHAPTERS, SOLUTIONS  # noqa: E402
 from grader.course import build_course, nbgrader  # noqa: E402
 from grader.zoo import ZOO  # noqa: E402
 from tests.kit.test_nbgrader import solution_sources, submit  # noqa: E402
+
+SECONDS: dict[str, float] = defaultdict(float)  # phase -> seconds, summed over threads
+CALLS: dict[str, int] = defaultdict(int)
+LOCK = threading.Lock()
+
+
+def timed(phase: str, function: Callable) -> Callable:
+    """`function`, adding its wall time to `phase`."""
+
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            with LOCK:
+                SECONDS[phase] += time.perf_counter() - start
+                CALLS[phase] += 1
+
+    return wrapper
+
+
+def instrument() -> None:
+    """Wrap kit grade's phases in timers (this process only)."""
+    submissions.collect = timed("collect (read, split notebooks)", submissions.collect)
+    grade.Grader.prepare = timed("draw cases (or load them)", grade.Grader.prepare)
+    Worker.start = timed("worker start (bwrap, imports)", Worker.start)
+    Worker.grade = timed("sandbox round trip", Worker.grade)
+    grade.Grader.grade = timed("whole submission", grade.Grader.grade)
+    grade.score = timed("compare (verdicts)", grade.score)
+    grade.verify = timed("  of which verify on a new output", grade.verify)
+    gradebook.write_gradebook = timed("gradebook write", gradebook.write_gradebook)
+    gradebook.write_autograded = timed("autograded notebooks", gradebook.write_autograded)
+    cohort.write_cohort = timed("items.csv and report.html", cohort.write_cohort)
 
 
 def hand_in(course: Path, students: int) -> int:
@@ -41,35 +83,83 @@ def hand_in(course: Path, students: int) -> int:
     return count
 
 
+def probe_seconds(out: Path) -> float:
+    """Seconds the probes of a correct submission take per chapter, here, outside any sandbox."""
+    total = 0.0
+    torch.set_num_threads(1)  # as in a worker
+    with tempfile.TemporaryDirectory() as work:
+        for chapter in CHAPTERS:
+            (Path(work) / f"{chapter}.py").write_text((SOLUTIONS / f"{chapter}.py").read_text())
+            (blob,) = (out / "cases").glob(f"{chapter}-*.safetensors")
+            cases = wire.decode(blob.read_bytes())["cases"]
+            start = time.perf_counter()
+            probe_all(chapter, Path(work), cases)
+            total += time.perf_counter() - start
+    return total / len(CHAPTERS)
+
+
+def breakdown(count: int, wall: float, probes: float) -> None:
+    """Print where kit grade's time went; `probes`: seconds of the non-stub submissions' probes."""
+    start = SECONDS["worker start (bwrap, imports)"]  # lazily, inside the first round trip
+    SECONDS["sandbox round trip"] -= start
+    SECONDS["decode, digest, bookkeeping"] = (
+        SECONDS.pop("whole submission") - start - SECONDS["sandbox round trip"]
+    ) - SECONDS["compare (verdicts)"]
+    SECONDS["  of which the probes, run in process"] = probes
+    print(f"\nwhere kit grade's {wall:.1f} s went (summed over workers; per submission):")
+    for phase, seconds in SECONDS.items():
+        calls = f"{CALLS[phase]:4d} calls" if CALLS.get(phase) else " " * 10
+        print(f"  {phase:<55} {seconds:7.2f} s {calls} {seconds / count:7.3f} s/submission")
+    print("  (sandbox round trip = send, fork, import the submission, run its probes, return;")
+    print("   compare = hash each output, look its verdict up or verify it, waiting for the lock)")
+
+
 def main() -> None:
     """Grade the same submissions both ways and print the comparison."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--students", type=int, default=4)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--kit-only", action="store_true", help="skip nbgrader (no ratio)")
     args = parser.parse_args()
+    instrument()
     with tempfile.TemporaryDirectory() as scratch:
         course = Path(scratch) / "course"
         build_course(course)
         count = hand_in(course, args.students)
         print(f"{count} submissions ({args.students} students x {len(CHAPTERS)} chapters)")
 
-        start = time.perf_counter()
-        outcomes, isolation = grade_folder(
-            course / "submitted",
-            out=Path(scratch) / "kit",
-            db_url=f"sqlite:///{scratch}/kit.db",
-            force=True,
-        )
-        kit = time.perf_counter() - start
-        assert all(o.status == "graded" for o in outcomes), "kit grade could not grade some"
+        timings = []
+        for run in ("first run", "rerun with --force (cases cached)"):
+            start = time.perf_counter()
+            outcomes, isolation = grade.grade_folder(
+                course / "submitted",
+                out=Path(scratch) / "kit",
+                db_url=f"sqlite:///{scratch}/kit.db",
+                jobs=args.jobs,
+                force=True,
+            )
+            timings.append((run, time.perf_counter() - start))
+            assert all(o.status == "graded" for o in outcomes), "kit grade could not grade some"
+            if run == "first run":  # the stubs' probes stop at once: count the others'
+                written = sum(n % 3 != 2 for n in range(args.students)) * len(CHAPTERS)
+                breakdown(count, timings[0][1], written * probe_seconds(Path(scratch) / "kit"))
+                SECONDS.clear()
+                CALLS.clear()
 
-        start = time.perf_counter()
-        for chapter in CHAPTERS:
-            nbgrader(course, "autograde", chapter, "--force")
-        plain = time.perf_counter() - start
+        plain = None
+        if not args.kit_only:
+            start = time.perf_counter()
+            for chapter in CHAPTERS:
+                nbgrader(course, "autograde", chapter, "--force")
+            plain = time.perf_counter() - start
 
-    print(f"kit grade ({isolation.name}): {kit:7.1f} s  {60 * count / kit:6.1f} per minute")
-    print(f"nbgrader autograde: {plain:7.1f} s  {60 * count / plain:6.1f} per minute")
-    print(f"kit grade is {plain / kit:.1f}x faster")
+    print(f"\n{args.jobs} jobs on {os.cpu_count()} cores, isolation: {isolation.name}")
+    for run, seconds in timings:
+        rate = 60 * count / seconds / args.jobs
+        print(f"kit grade, {run}: {seconds:7.1f} s  {rate:6.1f} per minute per core")
+    if plain is not None:
+        print(f"nbgrader autograde: {plain:7.1f} s  {60 * count / plain:6.1f} per minute (1 core)")
+        print(f"kit grade is {plain / timings[0][1]:.1f}x faster (first run)")
 
 
 if __name__ == "__main__":

@@ -171,6 +171,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
             zip_regexp=args.zip_regexp,
             allow_bwrap=not args.no_bwrap,
             console=console,
+            names=args.names,
         )
     except UsageError as error:
         console.print(f"kit grade: {error}", markup=False, highlight=False, soft_wrap=True)
@@ -195,8 +196,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     summary(outcomes, isolation)
     console.print(
-        f"Gradebook, grades.csv and feedback/ are in {out / 'grades'}. `kit grade` exits 1 "
-        "when a submission could not be graded (mallory's); the demo itself succeeded."
+        f"Gradebook, grades.csv, items.csv, report.html and feedback/ are in {out / 'grades'}. "
+        "`kit grade` exits 1 when a submission could not be graded (mallory's); "
+        "the demo itself succeeded."
     )
     return 0
 
@@ -206,6 +208,7 @@ def summary(outcomes, isolation) -> int:
     from rich.table import Table
     from rich.text import Text
 
+    from grader.autograde.cohort import item_stats, summary_tables
     from grader.autograde.grade import FLAGGED, GRADED, clip
 
     table = Table(title=f"kit grade ({isolation.describe()})")
@@ -225,6 +228,7 @@ def summary(outcomes, isolation) -> int:
         console.print(
             Text(f"skipped {len(reused)} unchanged since the last run (--force regrades): {shown}")
         )
+    console.print(*summary_tables(item_stats(outcomes)))
     failed = [o for o in outcomes if o.status not in (GRADED, FLAGGED)]
     if failed:
         console.print(f"[red]{len(failed)} submission(s) could not be graded: see the table[/]")
@@ -297,6 +301,9 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument("--timeout", type=float, default=120, help="seconds per submission")
     grade.add_argument("--zip-regexp", default=None, help="zip_collect file name pattern")
     grade.add_argument("--no-bwrap", action="store_true", help="never use bubblewrap")
+    grade.add_argument(
+        "--names", action="store_true", help="name students in the cohort report (report.html)"
+    )
     grade.set_defaults(run=cmd_grade)
 
     demo = commands.add_parser("demo", help="grade the kit's sample submissions")

@@ -1,9 +1,12 @@
 """`kit grade`: grade submissions in sandboxed workers; compare in this, the trusted, process.
 
 The grader draws each item's cases once per assignment (its examples, then Hypothesis with a
-seed derived from a secret that stays in the output directory), sends them to the workers,
-and gets back what the student's code returned, as plain data. It rebuilds plain tensors,
-checks them and runs the items' `verify`, which computes the Hugging Face reference here.
+seed derived from a secret that stays in the output directory; kept in `cases/` with the kit
+fingerprint, so that a rerun does not draw them again), sends them to the workers, and gets
+back what the student's code returned, as plain data. It rebuilds plain tensors, checks them
+and runs the items' `verify`, which computes the Hugging Face reference here: once per case and
+distinct output, since a verdict depends on nothing else (identical answers are common), and
+references that a check marks `per_case` (grader/compare.py) once per case.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from grader.autograde import wire
 from grader.autograde.sandbox import Isolation, Limits, Worker
 from grader.autograde.submissions import Submission, cell_at
 from grader.chapters import CHAPTERS
+from grader.compare import remembering
 from grader.registry import CheckFailed, Item
 from grader.runner import learner_cases, plain, quiet_transformers
 
@@ -107,65 +111,120 @@ def draw_cases(item: Item, key: int, examples: int) -> list:
     return cases
 
 
-def score(chapter: str, cases: dict[str, list], report) -> list[ItemResult]:
+Verdict = Callable[[Item, int, object], str]  # (item, case number, output) -> hint or ""
+
+
+def score(chapter: str, report, verdict: Verdict) -> list[ItemResult]:
     """Check what a submission's probes returned against the references: all or nothing."""
     items = report.get("items") if isinstance(report, dict) else None
     items = items if isinstance(items, dict) else {}
     results = []
     for item in registry.items(chapter):
-        hint = check_item(item, cases[item.grade_id], items.get(item.grade_id))
+        hint = check_item(item, items.get(item.grade_id), verdict)
         results.append(ItemResult(item.grade_id, 0 if hint else item.points, item.points, hint))
     return results
 
 
-def check_item(item: Item, cases: list, sent) -> str:
+def check_item(item: Item, sent, verdict: Verdict) -> str:
     """The hint for the first failing case, or "" when every case passes."""
     if not isinstance(sent, dict) or not isinstance(sent.get("outputs"), list):
         return "no result came back for this item"
     outputs = sent["outputs"]
-    for number, case in enumerate(cases):
+    for number in range(len(verdict.cases(item))):
         if number >= len(outputs):
             return str(sent.get("error") or "no result came back for this item")
-        try:
-            if not isinstance(outputs[number], dict):
-                raise CheckFailed("the probe's result is not a dict")
-            item.verify(case, plain(outputs[number]))
-        except CheckFailed as failure:
-            return str(failure).splitlines()[0]
-        except Exception as error:  # a forged or mangled output, not a bug of the kit's
-            return f"the result could not be checked ({type(error).__name__})"
+        hint = verdict(item, number, outputs[number])
+        if hint:
+            return hint
     return ""
 
 
+def verify(item: Item, case, output) -> str:
+    """Run the item's verify on one output: "" if it passes, else the first line of the hint."""
+    try:
+        if not isinstance(output, dict):
+            raise CheckFailed("the probe's result is not a dict")
+        item.verify(case, plain(output))
+    except CheckFailed as failure:
+        return str(failure).splitlines()[0]
+    except Exception as error:  # a forged or mangled output, not a bug of the kit's
+        return f"the result could not be checked ({type(error).__name__})"
+    return ""
+
+
+class Verdicts:
+    """Verdicts per item, case and distinct output, computed once; verify runs one at a time."""
+
+    def __init__(self, cases: dict[str, dict[str, list]]):
+        self.drawn = cases  # by chapter, then grade_id: the grader's, filled by its prepare
+        self.known: dict[tuple[str, int, bytes], str] = {}
+        self.references: dict = {}  # what the checks' `per_case` references computed
+        self.lock = threading.Lock()  # verify seeds torch's global RNG: one at a time
+        self.computed = 0  # verify calls, for the benchmark's breakdown
+
+    def cases(self, item: Item) -> list:
+        """The item's cases."""
+        return self.drawn[item.chapter][item.grade_id]
+
+    def __call__(self, item: Item, number: int, output) -> str:
+        """The verdict on this output for the item's case `number`."""
+        try:  # identical outputs (tensors bit for bit) get the same verdict
+            key = (item.grade_id, number, hashlib.sha256(wire.encode(output)).digest())
+        except wire.WireError:
+            key = None
+        if key in self.known:
+            return self.known[key]
+        with self.lock, warnings.catch_warnings(), quiet_transformers():
+            warnings.simplefilter("ignore")
+            if key not in self.known:
+                self.computed += 1
+                with remembering(self.references):
+                    hint = verify(item, self.cases(item)[number], output)
+                if key is None:
+                    return hint
+                self.known[key] = hint
+        return self.known[key]
+
+
 class Grader:
-    """Grades submissions with a pool of workers; one lock keeps the references sequential."""
+    """Grades submissions with a pool of workers; verdicts are shared between submissions."""
 
     def __init__(
         self, directory: Path, isolation: Isolation, limits: Limits, jobs: int, examples: int
     ):
         self.key = secret(directory)
+        self.directory = directory
         self.examples = examples
         self.cases: dict[str, dict[str, list]] = {}
         self.blobs: dict[str, bytes] = {}
-        self.lock = threading.Lock()  # verify seeds torch's global RNG: one at a time
+        self.verdicts = Verdicts(self.cases)
         self.workers: Queue[Worker] = Queue()
         for number in range(jobs):
             self.workers.put(Worker(isolation, limits, directory / f"worker-{number}.log"))
         self.jobs = jobs
 
     def prepare(self, chapters: set[str]) -> None:
-        """Draw the cases of these chapters (once per assignment and run)."""
-        with warnings.catch_warnings(), quiet_transformers():
-            warnings.simplefilter("ignore")
-            for chapter in sorted(chapters - set(self.cases), key=CHAPTERS.index):
-                drawn = {
-                    item.grade_id: draw_cases(item, self.key, self.examples)
-                    for item in registry.items(chapter)
-                }
-                self.cases[chapter] = drawn
-                self.blobs[chapter] = wire.encode(
-                    {"kind": "cases", "chapter": chapter, "cases": drawn}
-                )
+        """The cases of these chapters: from `cases/` if this kit drew them already, else drawn."""
+        for chapter in sorted(chapters - set(self.cases), key=CHAPTERS.index):
+            parts = (kit_fingerprint(), self.key, self.examples, chapter)
+            name = hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()[:16]
+            path = self.directory / "cases" / f"{chapter}-{name}.safetensors"
+            if path.exists():
+                blob = path.read_bytes()
+            else:
+                with warnings.catch_warnings(), quiet_transformers():
+                    warnings.simplefilter("ignore")
+                    drawn = {
+                        item.grade_id: draw_cases(item, self.key, self.examples)
+                        for item in registry.items(chapter)
+                    }
+                blob = wire.encode({"kind": "cases", "chapter": chapter, "cases": drawn})
+                path.parent.mkdir(exist_ok=True)
+                path.with_suffix(".tmp").write_bytes(blob)
+                os.replace(path.with_suffix(".tmp"), path)
+            # The grader checks the very cases the workers get: decoded from the same bytes.
+            self.cases[chapter] = wire.decode(blob)["cases"]
+            self.blobs[chapter] = blob
 
     def grade(self, submission: Submission) -> Outcome:
         """Run one submission in a worker and score it."""
@@ -192,9 +251,7 @@ class Grader:
             report, crash = None, "its result was not a valid message"
         tripped = report.get("flags") if isinstance(report, dict) else None  # the tripwire's
         tripped = [str(f)[:200] for f in tripped[:5]] if isinstance(tripped, list) else []
-        with self.lock, warnings.catch_warnings(), quiet_transformers():
-            warnings.simplefilter("ignore")
-            outcome.items = score(submission.chapter, self.cases[submission.chapter], report)
+        outcome.items = score(submission.chapter, report, self.verdicts)
         if crash:
             outcome.status, outcome.reason = CRASHED, crash
         elif flags := submission.flags + tripped:
@@ -387,10 +444,12 @@ def grade_folder(
     zip_regexp: str | None = None,
     allow_bwrap: bool = True,
     console=None,
+    names: bool = False,
 ) -> tuple[list[Outcome], Isolation]:
     """Everything `kit grade` does, short of printing the summary."""
     from rich.progress import Progress
 
+    from grader.autograde.cohort import write_cohort
     from grader.autograde.gradebook import write_autograded, write_gradebook
     from grader.autograde.sandbox import isolation as best_isolation
     from grader.autograde.submissions import ZIP_REGEXP, collect
@@ -429,6 +488,7 @@ def grade_folder(
                         f"its autograded notebook could not be written: {describe(error)}"
                     )
     save_state(out, outcomes)
+    write_cohort(out, outcomes, names)  # items.csv and report.html, next to grades.csv
     write_csv(out / "grades.csv", outcomes)
     try:
         write_gradebook(db_url, outcomes)
