@@ -45,7 +45,8 @@ ANSWER_PACKAGES = ("transformers", "peft")
 # Files of those packages a student may call: config classes and the lazy `from transformers
 # import LlamaConfig` (they hold no answer).
 HARMLESS = ("configuration_utils.py", "configuration_llama.py", "import_utils.py")
-ANSWER, CHECKS, LIBRARY, STUDENT = "answer", "checks", "library", "student"
+# LENT: those harmless files; a call they make on the student's behalf is theirs, not the student's.
+ANSWER, CHECKS, LENT, LIBRARY, STUDENT = "answer", "checks", "lent", "library", "student"
 AUDITED = {
     "open": "opened {0}",
     "gc.get_objects": "searched the garbage collector (gc.get_objects)",
@@ -87,6 +88,23 @@ def answer_roots() -> tuple[str, ...]:
     return tuple(roots)
 
 
+def attribute(value, name: str):
+    """value.name, or None: a chapter's Impl answers a missing name with CheckFailed, not
+    AttributeError, and an unwritten one is not the tripwire's business."""
+    if isinstance(value, chapters.Impl):
+        return None
+    try:
+        return getattr(value, name, None)
+    except Exception:
+        return None
+
+
+def made_by_a_probe(code: types.CodeType, kind: str) -> bool:
+    """A closure a check made while probing (a forward hook on the student's modules): the
+    student reaches it only through what the probe handed over, and it computes no answer."""
+    return kind == CHECKS and "<locals>" in code.co_qualname
+
+
 class Tripwire:
     """Flags, by route, a submission that reaches for code that computes its answers."""
 
@@ -116,7 +134,7 @@ class Tripwire:
             if filename.startswith(self.checks):
                 found = CHECKS
             elif filename.startswith(self.answers):
-                found = LIBRARY if filename.endswith(HARMLESS) else ANSWER
+                found = LENT if filename.endswith(HARMLESS) else ANSWER
             elif filename.startswith(self.libraries):
                 found = LIBRARY
             else:
@@ -127,11 +145,22 @@ class Tripwire:
     def caller(self, frame: types.FrameType | None) -> str:
         """The kind of the nearest frame, from `frame` outwards, that is not a library's."""
         while frame is not None:
-            kind = self.kind(frame.f_code.co_filename)
+            filename = frame.f_code.co_filename
+            kind = self.kind(filename)
             if kind != LIBRARY:
                 return kind
+            if filename == "<string>":  # a dataclass's generated method acts for its class
+                owner = type(frame.f_locals.get("self"))
+                if self.kind(source_file(owner)) == LENT:
+                    return LENT
             frame = frame.f_back
         return LIBRARY
+
+    def config_method(self, frame: types.FrameType) -> bool:
+        """A method that a config class inherits (LlamaConfig's validate_rope, run by the
+        strict dataclass's validators when the student builds a config): it holds no answer."""
+        owner = type(frame.f_locals.get("self"))
+        return self.kind(source_file(owner)) == LENT
 
     def flag(self, route: str) -> None:
         """Record a route (once, and only the first few)."""
@@ -146,10 +175,21 @@ class Tripwire:
                     self.lent_modules.append(value)
             elif isinstance(value, types.FunctionType | types.MethodType | functools.partial):
                 function = getattr(value, "func", None) or getattr(value, "__func__", value)
+                if id(function) in self.lent_objects:
+                    continue
                 self.lent_objects[id(function)] = function
                 self.lend_code(function)
+                # What a lent closure made its results from is lent with it (the class a
+                # lent `inject_lora` wraps layers in: the student calls their methods).
+                cells = getattr(function, "__closure__", None) or ()
+                self.lend(c.cell_contents for c in cells if self.is_kits(c))
             else:
                 cls = value if isinstance(value, type) else type(value)
+                if isinstance(value, torch.nn.Module) and self.kind(source_file(cls)) in (
+                    ANSWER,
+                    CHECKS,
+                ):  # a model the kit hands over is lent whole: its layers are HF's modules
+                    self.lend(m for m in value.modules() if m is not value)
                 if cls in self.lent_classes:
                     continue
                 self.lent_classes.add(cls)
@@ -159,10 +199,23 @@ class Tripwire:
                         for member in vars(base).values():
                             self.lend_code(member)
 
+    def is_kits(self, cell: types.CellType) -> bool:
+        """A closure cell holding a class or function of the kit's or HF's (not the student's
+        own: a closure around the student's class lends nothing)."""
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            return False
+        if isinstance(value, type):
+            return self.kind(source_file(value)) in (ANSWER, CHECKS)
+        code = attribute(value, "__code__")
+        return isinstance(code, types.CodeType) and self.kind(code.co_filename) in (ANSWER, CHECKS)
+
     def lend_code(self, member) -> None:
         """Add the code of a function, method, property or wrapper to what is lent."""
-        for part in (member, getattr(member, "__func__", None), getattr(member, "fget", None)):
-            code = getattr(part, "__code__", None)
+        inner = attribute(member, "__wrapped__")  # under a decorator (@torch.no_grad())
+        for part in (member, inner, attribute(member, "__func__"), attribute(member, "fget")):
+            code = attribute(part, "__code__")
             if isinstance(code, types.CodeType):
                 self.lent.add(code)
 
@@ -179,7 +232,7 @@ class Tripwire:
         """A graded part must not be the answer key's own code, aliased or subclassed."""
         if id(value) in self.lent_objects:
             return
-        code = getattr(value, "__code__", None)
+        code = attribute(value, "__code__")
         files = [code.co_filename] if isinstance(code, types.CodeType) else []
         if isinstance(value, type):
             files += [source_file(cls) for cls in value.__mro__]
@@ -194,8 +247,10 @@ class Tripwire:
             if kind == STUDENT:
                 if self.caller(frame.f_back) == CHECKS:  # a probe calls the student: it lends
                     self.lend(frame.f_locals.values())
-            elif kind != LIBRARY and code not in self.lent:
-                if self.caller(frame.f_back) == STUDENT:
+            elif kind in (ANSWER, CHECKS) and code not in self.lent:
+                if made_by_a_probe(code, kind):
+                    return
+                if self.caller(frame.f_back) == STUDENT and not self.config_method(frame):
                     self.flag(f"called {code.co_qualname} ({code.co_filename}) from its code")
             elif code is importlib.import_module.__code__:
                 name = str(frame.f_locals.get("name"))

@@ -309,10 +309,14 @@ def verify_cache(case: Case, output: Output) -> None:
 
 
 def chunked_case(case: Case, cuts: list[int]) -> Case:
-    """A model case whose prompt is fed in chunks, split at `cuts`."""
+    """A model case whose prompt is fed in chunks, split at `cuts`.
+
+    forward_with_cache numbers positions from the cache (0 .. S - 1 over the chunks): chapter 3's
+    gapped positions and padding masks, which its cases may carry, are dropped here."""
     seq = case["input_ids"].shape[1]
     bounds = sorted({0, seq, *(c for c in cuts if 0 < c < seq)})
-    return {**case, "spans": list(pairwise(bounds))}
+    plain = {k: v for k, v in case.items() if k not in ("position_ids", "attention_mask")}
+    return {**plain, "spans": list(pairwise(bounds))}
 
 
 def probe_forward(impl, case: Case) -> Output:

@@ -495,9 +495,9 @@ def first_divergence(case: Case, output: Output) -> str:
     tolerance = TOLERANCES[torch.float32]
     for name, expected in zip(names, outputs, strict=True):
         where = name.removeprefix("model.")
-        if where.startswith("layers."):
-            _, index, rest = where.split(".", 2)
-            where = f"layer {index}, {rest}"
+        if where.startswith("layers."):  # "layers.1" is the layer, "layers.1.mlp" a part of it
+            _, index, *rest = where.split(".", 2)
+            where = ", ".join([f"layer {index}", *rest])
         actual = learner.get(name)
         if actual is None and name.endswith("norm"):  # a projection may run as F.linear
             return f"{where} never ran, though Hugging Face's model calls it on this input."
