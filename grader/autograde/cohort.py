@@ -92,7 +92,7 @@ def item_stats(outcomes: Iterable) -> list[ItemStats]:
             if result is None:  # timed out, unreadable: its status is the mistake
                 entry.mistakes[outcome.status] += 1
             elif result.message:
-                entry.mistakes[mistake(outcome.chapter, result.message)] += 1
+                entry.mistakes[result.mistake or mistake(outcome.chapter, result.message)] += 1
             else:
                 entry.passed += 1
             entry.points += result.points if result else 0

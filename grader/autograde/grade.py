@@ -31,6 +31,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 
 from grader import registry
 from grader.autograde import wire
+from grader.autograde.cohort import mistake
 from grader.autograde.sandbox import Isolation, Limits, Worker
 from grader.autograde.submissions import Submission, cell_at
 from grader.chapters import CHAPTERS
@@ -52,6 +53,7 @@ class ItemResult:
     points: float
     max_points: int
     message: str = ""  # the hint, when it failed
+    mistake: str = ""  # the HINTS key the whole message names (it is clipped for the reports)
 
 
 @dataclass
@@ -288,6 +290,8 @@ def grade_safely(grader: Grader, submission: Submission) -> Outcome:
         outcome.reason = f"the grader failed on {submission.path.name}: {describe(error)}"
     outcome.reason = clip("; ".join(filter(None, [outcome.reason, submission.note])))
     for item in outcome.items:
+        if item.message:  # named before the message is clipped, which may cut the hint off
+            item.mistake = mistake(outcome.chapter, item.message)
         item.message = clip(in_notebook(submission, item.message))
     return outcome
 

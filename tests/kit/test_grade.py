@@ -42,7 +42,8 @@ from grader.autograde.worker import NOBODY
 from grader.chapters import EXERCISES, ROOT, SOLUTIONS
 
 pytestmark = pytest.mark.slow
-TIMEOUT = 10  # seconds per submission: the loops and bombs run this long
+TIMEOUT = 30  # seconds per submission: the loops and bombs run this long (the tripwire
+# profiles every call of peek_frames' frame and gc walk, and forks pay for the clean slate)
 # What each attack must come to: (status, points at most). Anything else is a hole.
 EXPECTED = {
     "allclose_always_true": ({GRADED, CRASHED}, 0),
@@ -65,7 +66,9 @@ EXPECTED = {
     "network": ({GRADED}, 0),
     "os_exit": ({CRASHED}, 0),
     "output_flood": ({GRADED}, 0),
-    "peek_frames": ({GRADED}, 3),  # it returns its input: init, zero, dtype/shape hold
+    # It returns its input, which earns nothing now that every item compares with HF; when its
+    # gc walk runs, the tripwire flags it.
+    "peek_frames": ({GRADED, FLAGGED}, 1),
     "pickle_result": ({CRASHED}, 0),
     "read_solutions": ({GRADED}, 0),
     "tamper_results": ({GRADED}, 0),
