@@ -71,7 +71,7 @@ EXPECTED = {
     # over every object pays the tripwire's profile hook (flagged, or out of time).
     "peek_frames": ({GRADED, FLAGGED, TIMED_OUT}, 1),
     "pickle_result": ({CRASHED}, 0),
-    "read_solutions": ({GRADED}, 0),
+    "read_solutions": ({GRADED, FLAGGED}, 0),  # the tripwire sees it open solutions/
     "tamper_results": ({GRADED}, 0),
 }
 # What a separate process (no bwrap) cannot defend; the report says so too.
@@ -228,14 +228,16 @@ def test_the_correct_submission_gets_full_marks(graded):
 
 
 def test_no_attack_earns_credit(graded):
-    outcomes = graded[0]
-    for attack, outcome in outcomes.items():
+    holes = []  # every attack's verdict is checked, and all the holes are reported at once
+    for attack, outcome in graded[0].items():
         if attack in EXPECTED:
             statuses, most = EXPECTED[attack]
-            assert outcome.status in statuses, (attack, outcome.status, outcome.reason)
-            assert outcome.score <= most, (attack, outcome.items)
             passed = {item.grade_id for item in outcome.items if not item.message}
-            assert "rmsnorm_float32" not in passed, attack  # the forward is never earned
+            if outcome.status not in statuses or outcome.score > most:
+                holes.append((attack, outcome.status, outcome.score, outcome.reason))
+            if "rmsnorm_float32" in passed:  # the forward is never earned
+                holes.append((attack, "earned rmsnorm_float32"))
+    assert holes == []
 
 
 def test_shipped_startup_files_never_run(graded):
