@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import grader
-from grader.autograde import wire
+from grader.autograde import cgroups, wire
+from grader.autograde.cgroups import Budget, Cgroups
 from grader.autograde.worker import (
     NOBODY,
     ChannelClosed,
@@ -50,11 +51,13 @@ ENVIRONMENT = {
 
 @dataclass(frozen=True)
 class Limits:
-    """What one submission may use; the CPU, memory and process limits are per-process rlimits.
+    """What one submission may use.
 
-    Memory is bounded per process (address space), times the process limit; the submission's
-    /tmp and /dev/shm (tmpfs, `tmp_size` each) and its SysV shared memory (`memory` in all)
-    come on top. CPU time counts every thread of a process.
+    With a cgroup (`Isolation.cgroups`), `memory`, `processes` and `cores` hold for the
+    submission as a whole: all its processes, its tmpfs files and its shared memory together.
+    The per-process rlimits stay as a second line; without a cgroup they are all there is:
+    memory per process (address space) times the process limit, plus /tmp and /dev/shm
+    (`tmp_size` each) and SysV shared memory (`memory` in all), and CPU time per process.
     """
 
     wall: float = 120.0  # seconds, enforced by the worker and, as a backstop, by the grader
@@ -64,6 +67,7 @@ class Limits:
     tmp_size: int = 256 * 2**20  # bytes of each private tmpfs: the worker's /tmp, a child's
     result: int = wire.MAX_MESSAGE  # bytes of the message sent back
     processes: int = 256  # processes and threads, above those the uid already runs
+    cores: float = 1.0  # CPU bandwidth of all its threads together (cgroup only)
 
 
 @dataclass(frozen=True)
@@ -73,12 +77,17 @@ class Isolation:
     name: str
     command: tuple[str, ...]
     cannot: tuple[str, ...] = field(default=())
+    cgroups: Cgroups | None = None  # where each worker gets a budget, if anywhere
 
     def describe(self) -> str:
         """One line: the isolation used, and what it does not defend against."""
+        budget = f", {self.cgroups.describe()} budget" if self.cgroups else ""
         if not self.cannot:
-            return f"{self.name}: no network, read-only system, private /tmp, own PID namespace"
-        return f"{self.name}; does not prevent: {', '.join(self.cannot)}"
+            return (
+                f"{self.name}{budget}: no network, read-only system, private /tmp, "
+                "own PID namespace"
+            )
+        return f"{self.name}{budget}; does not prevent: {', '.join(self.cannot)}"
 
 
 def bwrap_command(limits: Limits) -> tuple[str, ...]:
@@ -108,14 +117,18 @@ def bwrap_command(limits: Limits) -> tuple[str, ...]:
 
 
 def isolation(limits: Limits, allow_bwrap: bool = True) -> Isolation:
-    """The strongest isolation that works here: bwrap if it can start a sandbox, else a process."""
+    """The strongest isolation that works here: bwrap if it can start a sandbox, else a process.
+
+    Either way, each worker gets a cgroup budget where the host lets us make one.
+    """
+    found, why_not = cgroups.detect()
+    unbounded = f"{UNBOUNDED} ({why_not})"
     if allow_bwrap and shutil.which("bwrap"):
         command = bwrap_command(limits)
         trial = slate_trial(command[: command.index(sys.executable)])
-        if trial.returncode == 0:
-            return Isolation("bwrap", command)
-        if trial.returncode == UNSLATED:
-            return Isolation("bwrap", command, (SLATE_MISSING,))
+        if trial.returncode in (0, UNSLATED):
+            cannot = (SLATE_MISSING if trial.returncode else "", "" if found else unbounded)
+            return Isolation("bwrap", command, tuple(c for c in cannot if c), found)
         why = trial.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
         unavailable = f"bwrap failed: {why[0][:120]}"
     else:
@@ -126,11 +139,14 @@ def isolation(limits: Limits, allow_bwrap: bool = True) -> Isolation:
         "writing files the grader's user can write (the gradebook)" if os.getuid() else "",
         "filling the disk with many files",
         SLATE_MISSING if slate_trial((), env=ENVIRONMENT).returncode else "",
+        "" if found else unbounded,
     )
     command = (sys.executable, "-I", "-m", "grader.autograde.worker")
-    return Isolation(f"separate process ({unavailable})", command, tuple(c for c in cannot if c))
+    name = f"separate process ({unavailable})"
+    return Isolation(name, command, tuple(c for c in cannot if c), found)
 
 
+UNBOUNDED = "using more memory or CPU than the limits across a submission's processes"
 UNSLATED = 3  # the trial's exit status when the sandbox starts but a child gets no clean slate
 SLATE_MISSING = "leaving files in /tmp or shared memory for the next submissions"
 SLATE_TRIAL = (
@@ -156,13 +172,18 @@ class Worker:
     def __init__(self, isolation: Isolation, limits: Limits, log: Path):
         self.isolation, self.limits, self.log = isolation, limits, log
         self.process: subprocess.Popen | None = None
+        self.budget: Budget | None = None  # its cgroup, while it runs
         self.loaded: set[str] = set()  # chapters whose cases the worker holds
 
     def start(self) -> None:
-        """Start the worker and wait until it has imported everything."""
+        """Start the worker (in a cgroup of its own, if any) and wait until it has imported all."""
+        command = self.isolation.command
+        if self.isolation.cgroups is not None:
+            self.budget = self.isolation.cgroups.create(f"kit-{os.getpid()}-{self.log.stem}")
+            command = self.budget.joined(command)
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
-                self.isolation.command,
+                command,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log,
@@ -179,6 +200,9 @@ class Worker:
                 os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
             self.process = None
+        if self.budget is not None:  # and whatever left the process group: the cgroup knows
+            self.budget.remove()
+            self.budget = None
 
     def grade(self, chapter: str, files: dict[str, str], cases: bytes) -> tuple[dict, bytes]:
         """Run a submission's probes: the worker's status and the child's raw message.
@@ -199,6 +223,7 @@ class Worker:
         return status, message
 
     def _grade_once(self, chapter: str, files: dict[str, str], cases: bytes) -> tuple[dict, bytes]:
+        kills = None
         try:
             if self.process is None:
                 self.start()
@@ -212,15 +237,45 @@ class Worker:
                 "files": files,
                 "limits": self._limits(),
             }
+            kills = self._budget_for_one()
             write_frame(self.process.stdin.fileno(), wire.encode(request))
             deadline = time.monotonic() + self.limits.wall + 30  # the worker's own is sooner
             status = wire.decode(self._receive(deadline))
-            return status, self._receive(deadline)
+            message = self._receive(deadline)
+            if status.get("status") != "done" and self._killed_for_memory(kills):
+                return self._over_memory(), b""
+            return status, message
         except (ChannelClosed, OSError, wire.WireError) as error:
+            over = self._killed_for_memory(kills)
             self.stop()  # a worker that missed its own deadline or died is replaced
+            if over:
+                return self._over_memory(), b""
             if isinstance(error, TimedOut):
                 return {"status": "timed out", "detail": str(error)}, b""
             return {"status": "environment", "detail": f"the worker died ({error})"}, b""
+
+    def _budget_for_one(self) -> int | None:
+        """Set the cgroup's limits for one submission; the OOM kills so far (None: no cgroup)."""
+        if self.budget is None:
+            return None
+        self.budget.limit(self.limits.memory, self.limits.processes, self.limits.cores)
+        return self.budget.oom_kills()
+
+    def _killed_for_memory(self, before: int | None) -> bool:
+        """Did the OOM killer act in this worker's cgroup since `before`?"""
+        if before is None or self.budget is None:
+            return False
+        with contextlib.suppress(OSError, ValueError):
+            return self.budget.oom_kills() > before
+        return False
+
+    def _over_memory(self) -> dict:
+        limit = f"{self.limits.memory / 2**30:g} GiB"
+        return {
+            "status": "crashed",
+            "detail": f"it went over its memory limit ({limit} for all its processes, "
+            "files in /tmp and shared memory together) and was killed",
+        }
 
     def _receive(self, deadline: float) -> bytes:
         return read_frame(self.process.stdout.fileno(), wire.MAX_MESSAGE, deadline)

@@ -246,6 +246,11 @@ def child(request: dict, cases: dict, result_fd: int, limits: dict) -> None:
         os.setsid()
         devnull = os.open(os.devnull, os.O_RDWR)
         os.dup2(devnull, 2)  # gigabytes of output go nowhere
+        # Over the cgroup's memory limit, the OOM killer takes the child (and what it forks),
+        # never the worker. Raising one's own score needs no privilege; a /proc that refuses
+        # it only makes the worker a candidate too, whose death is regraded.
+        with contextlib.suppress(OSError):
+            Path("/proc/self/oom_score_adj").write_text("1000")
         clean_slate(limits)
         drop_privileges()
         work = Path(tempfile.mkdtemp(prefix="submission-", dir="/tmp"))

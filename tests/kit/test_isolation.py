@@ -145,6 +145,31 @@ def test_an_environment_failure_is_regraded_not_blamed(grader):
     assert (outcome.status, outcome.score) == (GRADED, outcome.max_score), outcome.reason
 
 
+def test_a_submission_is_bounded_as_a_whole(tmp_path):
+    """Three forks of 400 MiB each fit a 1 GiB per-process limit, not a 1 GiB budget for all."""
+    found = isolation(Limits())
+    if found.cgroups is None:
+        pytest.skip(f"no cgroup budget on this machine: {found.describe()}")
+    limits = Limits(wall=60, cpu=60, memory=2**30)
+    graded = Grader(tmp_path, found, limits, 1, 3)
+    try:
+        graded.prepare({"rmsnorm"})
+        honest = submission("honest", "rmsnorm", (SOLUTIONS / "rmsnorm.py").read_text())
+        assert graded.grade(honest).score == graded.grade(honest).max_score
+        worker = graded.workers.queue[0]
+        kills = worker.budget.oom_kills()
+        source = hostile_submission(honest.source, "slate/fork_allocations")
+        outcome = graded.grade(submission("hoarder", "rmsnorm", source))
+        assert worker.budget.oom_kills() > kills, "the forks' memory was not counted together"
+        assert outcome.status == GRADED or "memory limit" in outcome.reason, outcome.reason
+        again = graded.grade(honest)
+        assert (again.status, again.score) == (GRADED, again.max_score), again.reason
+    finally:
+        graded.close()
+    groups = [d for p in found.cgroups.parents.values() for d in p.glob(f"kit-{os.getpid()}-*")]
+    assert groups == [], "a worker's cgroup was left behind"
+
+
 @pytest.mark.parametrize("attack", ANSWER_KEY)
 def test_every_delegation_is_flagged_with_its_route(grader, attack):
     chapter, route = ANSWER_KEY[attack]
