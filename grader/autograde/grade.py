@@ -266,6 +266,11 @@ class Grader:
         text = ":".join(map(str, parts))
         return hashlib.sha256(text.encode()).hexdigest()
 
+    def warm(self) -> None:
+        """Start every worker in the background."""
+        for worker in self.workers.queue:
+            worker.warm()
+
     def close(self) -> None:
         """Stop every worker."""
         while not self.workers.empty():
@@ -348,6 +353,8 @@ def run(
             outcomes[number] = outcome_from_dict(old)
         else:
             todo.append((number, submission))
+    if todo:
+        grader.warm()  # the workers import torch and the checks while the cases are drawn
     grader.prepare({s.chapter for _, s in todo if s.chapter in CHAPTERS})
     progress(len(outcomes))  # the reused ones
     with ThreadPoolExecutor(grader.jobs) as pool:

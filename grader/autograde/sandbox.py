@@ -19,6 +19,7 @@ import signal
 import site
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,6 +175,21 @@ class Worker:
         self.process: subprocess.Popen | None = None
         self.budget: Budget | None = None  # its cgroup, while it runs
         self.loaded: set[str] = set()  # chapters whose cases the worker holds
+        self.warming: threading.Thread | None = None
+
+    def warm(self) -> None:
+        """Start the worker in the background, so that its imports overlap the grader's work."""
+        self.warming = threading.Thread(target=self._start_quietly, daemon=True)
+        self.warming.start()
+
+    def _start_quietly(self) -> None:
+        with contextlib.suppress(ChannelClosed, OSError, wire.WireError):
+            self.start()  # a failure shows again, and is reported, when it grades
+
+    def _warmed(self) -> None:
+        if self.warming is not None:
+            self.warming.join()
+            self.warming = None
 
     def start(self) -> None:
         """Start the worker (in a cgroup of its own, if any) and wait until it has imported all."""
@@ -195,6 +211,7 @@ class Worker:
 
     def stop(self) -> None:
         """Kill the worker and everything it started."""
+        self._warmed()
         if self.process is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
@@ -224,6 +241,7 @@ class Worker:
 
     def _grade_once(self, chapter: str, files: dict[str, str], cases: bytes) -> tuple[dict, bytes]:
         kills = None
+        self._warmed()
         try:
             if self.process is None:
                 self.start()

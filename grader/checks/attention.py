@@ -14,7 +14,15 @@ from hypothesis import strategies as st
 
 from grader import reference
 from grader.chapters import one_line
-from grader.compare import Tolerance, describe, expect_close, expect_like, first_match, is_close
+from grader.compare import (
+    Tolerance,
+    describe,
+    expect_close,
+    expect_like,
+    first_match,
+    is_close,
+    per_case,
+)
 from grader.registry import Case, CheckFailed, Item, Output, register
 
 CHAPTER = "attention"
@@ -663,7 +671,7 @@ def module_mistakes(case: Case) -> Iterator[tuple[str, object]]:
 
 
 def verify_module(case: Case, output: Output) -> None:
-    expected = oracle(case)
+    expected = per_case(oracle)(case)
     given = [name for name in ("position_ids", "attention_mask") if name in case]
     inputs = ", ".join(f"{name} {case[name].tolist()}" for name in given) or "default positions"
     what = (

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from grader import reference
 from grader.chapters import one_line
 from grader.checks import attention, llama
-from grader.compare import describe, expect_close, expect_like, is_close
+from grader.compare import describe, expect_close, expect_like, is_close, per_case
 from grader.registry import Case, CheckFailed, Item, Output, register
 
 CHAPTER = "generate"
@@ -167,7 +167,7 @@ def probe_generate(impl, case: Case) -> Output:
 
 
 def verify_generate(case: Case, output: Output) -> None:
-    expected = hf_generate(case)
+    expected = per_case(hf_generate)(case)
     s = case["settings"]
     tokens = output["tokens"]
     what = f"generate({describe(case['input_ids'])} ids, {settings_text(s)})"
@@ -370,7 +370,7 @@ def probe_own_stack(impl, case: Case) -> Output:
 
 def verify_own_stack(case: Case, output: Output) -> None:
     """Equal to HF's generate, or different only where rounding flipped a near-tie."""
-    expected = hf_generate(case)
+    expected = per_case(hf_generate)(case)
     tokens = output["tokens"]
     if not isinstance(tokens, torch.Tensor) or tokens.dim() != 2:
         raise CheckFailed(f"generate returned {tokens!r:.40}, expected ids of shape (batch, seq).")

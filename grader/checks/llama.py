@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 from grader import reference
 from grader.chapters import one_line
 from grader.checks.attention import first_difference, gapped_positions, left_padding, real_tokens
-from grader.compare import Tolerance, describe, expect_close, first_match, is_close, max_error
+from grader.compare import (
+    Tolerance,
+    describe,
+    expect_close,
+    first_match,
+    is_close,
+    max_error,
+    per_case,
+)
 from grader.registry import Case, CheckFailed, Item, Output, register
 
 CHAPTER = "llama"
@@ -374,7 +382,7 @@ def model_mistakes(case: Case, dtype: torch.dtype):
 
 
 def verify_model(case: Case, output: Output) -> None:
-    expected = oracle(case)
+    expected = per_case(oracle)(case)
     what = (
         f"Llama logits for {describe(case['input_ids'])} ids, {shape_of(case['config'])}"
         + inputs(case)
@@ -514,7 +522,7 @@ def first_divergence(case: Case, output: Output) -> str:
 
 
 def verify_own_stack(case: Case, output: Output) -> None:
-    expected = real_tokens(case, oracle(case))
+    expected = real_tokens(case, per_case(oracle)(case))
     tolerance = TOLERANCES[torch.float32]
     what = f"your whole stack's logits, {shape_of(case['config'])}{inputs(case)}"
     expect_close(

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from grader.chapters import one_line
-from grader.compare import Tolerance, describe, expect_close, first_match, is_close
+from grader.compare import Tolerance, describe, expect_close, first_match, is_close, per_case
 from grader.registry import Case, CheckFailed, Item, Output, register
 
 CHAPTER = "lora"
@@ -597,7 +597,7 @@ def oracle(case: Case) -> torch.Tensor:
 def verify_logits(case: Case, output: Output) -> None:
     expect_close(
         output["logits"],
-        oracle(case),
+        per_case(oracle)(case),
         TOLERANCES[torch.float32],
         f"logits with LoRA on {case['targets']}, r={case['r']}, use_rslora={case['use_rslora']}",
         lambda: HINTS["forward"],

@@ -13,7 +13,15 @@ import torch.nn.functional as F
 from hypothesis import strategies as st
 
 from grader.chapters import one_line
-from grader.compare import Tolerance, describe, expect_close, expect_like, first_match, is_close
+from grader.compare import (
+    Tolerance,
+    describe,
+    expect_close,
+    expect_like,
+    first_match,
+    is_close,
+    per_case,
+)
 from grader.registry import Case, CheckFailed, Item, Output, register
 
 CHAPTER = "rmsnorm"
@@ -243,7 +251,7 @@ def verify_init(case: Case, output: Output) -> None:
 
 def verify_forward(case: Case, output: Output) -> None:
     """Equal to LlamaRMSNorm within the dtype's tolerance."""
-    expected = oracle(case)
+    expected = per_case(oracle)(case)
     actual = output["y"]
     expect_like(actual, expected, where(case), HINTS["cast_back"])
     expect_close(actual, expected, TOLERANCES[expected.dtype], where(case), diagnosis(case, actual))
@@ -254,7 +262,7 @@ def verify_dtype_shape(case: Case, output: Output) -> None:
 
     The values are compared too, so that no point goes to a constant or a copied input.
     """
-    expected = oracle(case)
+    expected = per_case(oracle)(case)
     actual = output["y"]
     if isinstance(actual, torch.Tensor) and actual.shape != expected.shape:
         raise CheckFailed(

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from grader.chapters import ROOT
 from grader.checks import generate as generate_checks
 from grader.checks import llama
+from grader.compare import per_case
 from grader.registry import Case, CheckFailed, Item, Output, register
 
 CHAPTER = "tokenizer"
@@ -512,7 +513,7 @@ def probe_end_to_end(impl, case: Case) -> Output:
 
 
 def verify_end_to_end(case: Case, output: Output) -> None:
-    expected = generate_checks.hf_generate(case)
+    expected = per_case(generate_checks.hf_generate)(case)
     hf = hf_tokenizer(case["model"])
     prompt, prompt_length = case["prompt"], case["input_ids"].shape[1]
     accepted = decodings(case["model"], hf, expected[0, prompt_length:])
