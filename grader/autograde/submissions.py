@@ -10,12 +10,12 @@ A submission is one student's work on one chapter. Three layouts are understood:
 
 Of a notebook only the solution cells count, found by their nbgrader `grade_id`; every other
 cell comes from the kit's own copy of the chapter, so edited, deleted or re-ordered locked
-cells change nothing. Nothing here executes student code.
+cells change nothing. Nothing here executes student code, nor parses it: a `parse.Parser`
+process does, so that a parser's crash or hang costs only that submission.
 """
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import os
 import re
@@ -27,8 +27,8 @@ from functools import cache
 from pathlib import Path
 
 import jupytext
-import nbformat
 
+from grader.autograde.parse import Parser, imports
 from grader.chapters import CHAPTERS, EXERCISES
 
 MAX_SOURCE = 2 * 2**20  # bytes of a .py submission
@@ -43,8 +43,6 @@ ZIP_REGEXP = (
     r"_attempt_(?P<timestamp>[0-9\-]+)_(?P<file_id>(?:(?!_attempt_)\w)+)\.(?:py|ipynb)$"
 )
 STUDENT = re.compile(r"\w[\w.@+-]{0,99}")  # a student id that is safe as a folder name
-# Imports that hand a submission the answers: flagged for a human to look at.
-FLAGGED_MODULES = ("transformers", "peft", "grader", "solutions")
 
 
 @dataclass
@@ -67,22 +65,29 @@ class Submission:
         return hashlib.sha256((self.source or f"!{self.problem}").encode()).hexdigest()
 
 
-def collect(root: Path, zip_regexp: str = ZIP_REGEXP, scratch: Path | None = None) -> list:
+def collect(
+    root: Path,
+    zip_regexp: str = ZIP_REGEXP,
+    scratch: Path | None = None,
+    parser: Parser | None = None,
+) -> list:
     """One submission per (student, chapter) under `root`, in a stable order.
 
     The student is who handed in: the zip's name, or the folder's, never a path inside it.
     No symlink or hard link on the way to a file is followed; each is refused, and says so.
+    Every file is parsed by `parser` (a new `Parser` if none), which is stopped at the end.
     """
     root = Path(root)
     archives = sorted(root.glob("*.zip"))
-    if archives:
-        scratch = Path(scratch or tempfile.mkdtemp(prefix="kit-zips-"))
-        found = from_archives(archives, zip_regexp, scratch)
-    else:
-        found = []
-        for entry in sorted(root.iterdir()):
-            if not entry.name.startswith(".") and (entry.is_dir() or entry.is_symlink()):
-                found += from_folder(root, entry.name)
+    with parser or Parser() as parser:
+        if archives:
+            scratch = Path(scratch or tempfile.mkdtemp(prefix="kit-zips-"))
+            found = from_archives(archives, zip_regexp, scratch, parser)
+        else:
+            found = []
+            for entry in sorted(root.iterdir()):
+                if not entry.name.startswith(".") and (entry.is_dir() or entry.is_symlink()):
+                    found += from_folder(root, entry.name, parser)
     return sorted(one_per_chapter(found), key=_order)
 
 
@@ -98,7 +103,7 @@ def student_name(name: str) -> tuple[str, str | None]:
     return ascii(name)[:60], "not a usable student id (letters, digits and _ . @ + - only)"
 
 
-def from_folder(root: Path, name: str) -> list[Submission]:
+def from_folder(root: Path, name: str, parser: Parser) -> list[Submission]:
     """A student folder's chapters: `<chapter>.py|.ipynb`, or the same inside `<chapter>/`."""
     student, problem = student_name(name)
     if problem or os.path.islink(root / name):
@@ -110,7 +115,7 @@ def from_folder(root: Path, name: str) -> list[Submission]:
         names += [f"{chapter}/{n}" for n in names]
         present = [n for n in names if os.path.lexists(root / name / n)]
         if present:
-            candidates = [read(student, chapter, root, f"{name}/{n}") for n in present]
+            candidates = [read(student, chapter, root, f"{name}/{n}", parser) for n in present]
             found.append(latest(candidates))
     if not found:
         found.append(Submission(student, "?", root / name, problem="no chapter files found"))
@@ -144,7 +149,9 @@ def one_per_chapter(found: list[Submission]) -> list[Submission]:
     return list(merged.values())
 
 
-def from_archives(archives: list[Path], zip_regexp: str, scratch: Path) -> list[Submission]:
+def from_archives(
+    archives: list[Path], zip_regexp: str, scratch: Path, parser: Parser
+) -> list[Submission]:
     """Each archive is one student's, by its name; its files named as `zip_collect` does."""
     found = []
     for number, archive in enumerate(archives):
@@ -154,11 +161,13 @@ def from_archives(archives: list[Path], zip_regexp: str, scratch: Path) -> list[
         if problem:
             found.append(Submission(student, "?", archive, problem=problem))
         else:
-            found += from_archive(student, archive, target, re.compile(zip_regexp))
+            found += from_archive(student, archive, target, re.compile(zip_regexp), parser)
     return found
 
 
-def from_archive(student: str, archive: Path, target: Path, regexp: re.Pattern) -> list[Submission]:
+def from_archive(
+    student: str, archive: Path, target: Path, regexp: re.Pattern, parser: Parser
+) -> list[Submission]:
     """The chapters in one extracted archive; a file not clearly this student's is refused."""
     chapters: dict[str, list[tuple[str, str]]] = {}  # chapter -> [(timestamp, relative path)]
     refused = []
@@ -179,7 +188,7 @@ def from_archive(student: str, archive: Path, target: Path, regexp: re.Pattern) 
             both = ", ".join(name for _, name in files[-2:])
             found.append(Submission(student, chapter, archive, problem=f"ambiguous: {both}"))
             continue
-        submission = read(student, chapter, target, files[-1][1])
+        submission = read(student, chapter, target, files[-1][1], parser)
         if len(files) > 1 and not submission.problem:
             submission.note = (
                 f"{len(files)} attempts at {chapter}: graded the latest, {files[-1][0]}"
@@ -253,10 +262,10 @@ def open_plain(root: Path, relative: str) -> int:
         raise
 
 
-def read(student: str, chapter: str, root: Path, relative: str) -> Submission:
-    """Read `root/relative` into a submission (never through a link), parse it, and scan it.
+def read(student: str, chapter: str, root: Path, relative: str, parser: Parser) -> Submission:
+    """Read `root/relative` into a submission (never through a link); `parser` parses and scans it.
 
-    Every failure, a parser's RecursionError or MemoryError included, makes it unreadable.
+    Every failure makes it unreadable: a parser's RecursionError or MemoryError, crash or hang.
     """
     path = root / relative
     submission = Submission(student, chapter, path)
@@ -268,33 +277,24 @@ def read(student: str, chapter: str, root: Path, relative: str) -> Submission:
         if len(data) > limit:
             raise Refused(f"{relative} is larger than {limit // 2**20} MB")
         text = data.decode("utf-8")
-        if path.suffix == ".ipynb":
-            if text.count('"cell_type"') > MAX_CELLS:
-                raise Refused(f"{relative} has more than {MAX_CELLS} cells")
-            submission.solution_cells = solution_cells(text)
-            submission.source = module_source(chapter, submission.solution_cells)
-            scanned = list(submission.solution_cells.values())
-        else:
-            submission.source, scanned = text, [text]
-        submission.flags = [f for code in scanned for f in scan(code, allowed_imports(chapter))]
+        if path.suffix == ".ipynb" and text.count('"cell_type"') > MAX_CELLS:
+            raise Refused(f"{relative} has more than {MAX_CELLS} cells")
     except Refused as refusal:
-        submission.problem, submission.source = str(refusal), None
-    except Exception as error:  # RecursionError, MemoryError, a malformed notebook: its own
-        why = f"not a readable {path.suffix} file ({type(error).__name__})"
-        submission.problem, submission.source = f"{relative}: {why}", None
+        submission.problem = str(refusal)
+        return submission
+    except Exception as error:  # not UTF-8, a failing disk: said as a parser's error is
+        parsed = {"error": type(error).__name__}
+    else:
+        parsed = parser.parse(path.suffix, data, allowed_imports(chapter))
+    if "error" in parsed:  # RecursionError, MemoryError, a malformed notebook: its own
+        submission.problem = f"{relative}: not a readable {path.suffix} file ({parsed['error']})"
+    elif "failed" in parsed:  # the parser crashed or hung: it was replaced for the next one
+        submission.problem = f"{relative}: {parsed['failed']}"
+    else:
+        submission.solution_cells, submission.flags = dict(parsed["cells"]), parsed["flags"]
+        notebook = path.suffix == ".ipynb"
+        submission.source = module_source(chapter, submission.solution_cells) if notebook else text
     return submission
-
-
-def solution_cells(text: str) -> dict[str, str]:
-    """grade_id -> source of each solution cell of a notebook (the first, if repeated)."""
-    notebook = nbformat.reads(text, as_version=4)
-    cells = {}
-    for cell in notebook.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.get("cell_type") == "code" and meta.get("solution") and meta.get("grade_id"):
-            source = cell.get("source", "")
-            cells.setdefault(str(meta["grade_id"]), "".join(source))
-    return cells
 
 
 @cache
@@ -346,32 +346,3 @@ def allowed_imports(chapter: str) -> frozenset[str]:
     """What the chapter's own locked cells import (`from transformers import LlamaConfig`)."""
     locked = "\n".join(src for _, is_solution, _, src in template(chapter) if not is_solution)
     return frozenset(name for name, _ in imports(locked))
-
-
-def imports(code: str) -> list[tuple[str, int]]:
-    """(module or module:name, line) of every import in the code, dynamic ones included."""
-    found = []
-    for node in ast.walk(ast.parse(code)):
-        if isinstance(node, ast.Import):
-            found += [(alias.name, node.lineno) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found += [(f"{node.module}:{alias.name}", node.lineno) for alias in node.names]
-        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
-            func = node.func
-            called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-            if called in ("__import__", "import_module"):
-                found.append((str(node.args[0].value), node.lineno))
-    return found
-
-
-def scan(code: str, allowed: frozenset[str] = frozenset()) -> list[str]:
-    """Why a human should look at this code: imports of the libraries that hold the answers."""
-    try:
-        found = imports(code)
-    except SyntaxError:
-        return []  # importing it will fail, and say so
-    return [
-        f"imports {name.replace(':', '.')} (line {line})"
-        for name, line in found
-        if name.split(".")[0].split(":")[0] in FLAGGED_MODULES and name not in allowed
-    ]

@@ -83,14 +83,25 @@ def write_frame(fd: int, body: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def main() -> None:
-    """Serve requests until stdin closes."""
-    # The channel to the grader moves off fds 0 and 1, so that nothing printed reaches it.
+def take_channel() -> tuple[int, int]:
+    """The grader's channel (requests, replies), moved off fds 0 and 1; die with the grader."""
+    # A channel of its own, so that nothing printed reaches it.
     requests, replies = os.dup(0), os.dup(1)
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1):
         os.dup2(devnull, fd)
     LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the grader's death is ours
+    return requests, replies
+
+
+def mapped() -> int:
+    """Bytes of address space this process maps now: the base of an RLIMIT_AS."""
+    return int(Path("/proc/self/statm").read_text().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def main() -> None:
+    """Serve requests until stdin closes."""
+    requests, replies = take_channel()
 
     import warnings
 
@@ -259,10 +270,9 @@ def child(request: dict, cases: dict, result_fd: int, limits: dict) -> None:
     try:
         os.chdir(work)
         os.environ["TMPDIR"] = tempfile.tempdir = str(work)
-        vm = int(Path("/proc/self/statm").read_text().split()[0]) * os.sysconf("SC_PAGE_SIZE")
         for name, value in (
             ("RLIMIT_CPU", limits["cpu"]),  # per process, all its threads together
-            ("RLIMIT_AS", vm + limits["memory"]),
+            ("RLIMIT_AS", mapped() + limits["memory"]),
             ("RLIMIT_FSIZE", limits["file_size"]),
             ("RLIMIT_NOFILE", 64),
             ("RLIMIT_NPROC", limits["nproc"]),

@@ -16,6 +16,7 @@ import threading
 import zipfile
 from pathlib import Path
 
+import jupytext
 import pytest
 import torch
 from rich.console import Console
@@ -36,8 +37,9 @@ from grader.autograde.grade import (
     in_notebook,
 )
 from grader.autograde.gradebook import write_gradebook
+from grader.autograde.parse import Parser
 from grader.autograde.sandbox import UNBOUNDED, Limits, isolation
-from grader.autograde.submissions import Submission, module_source
+from grader.autograde.submissions import Submission, collect, module_source
 from grader.autograde.worker import NOBODY
 from grader.chapters import EXERCISES, ROOT, SOLUTIONS
 
@@ -411,6 +413,23 @@ def test_layout_attacks_are_refused_and_change_no_one_else(layout_runs, kind):
         state = json.loads((out / "state.json").read_text())
         assert set(state) == {f"{student}/{chapter}" for student, chapter in keys}
     assert (out / "feedback" / "grace" / "rmsnorm.md").exists()
+
+
+def test_a_parse_past_its_deadline_costs_only_that_submission(tmp_path):
+    """ada's notebook keeps the parser busy for seconds: killed, and bob's parses right after."""
+    output = {"output_type": "stream", "name": "stdout", "text": "x"}
+    cell = {"cell_type": "code", "metadata": {}, "source": "", "execution_count": None}
+    cell["outputs"] = [output] * 100_000  # valid, and seconds of nbformat's validation
+    notebook = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 4}
+    (tmp_path / "ada").mkdir()
+    (tmp_path / "ada" / "rmsnorm.ipynb").write_text(json.dumps(notebook))
+    (tmp_path / "bob").mkdir()
+    jupytext.write(jupytext.read(SOLUTIONS / "rmsnorm.py"), tmp_path / "bob" / "rmsnorm.ipynb")
+    parser = Parser(deadline=0.5)
+    ada, bob = collect(tmp_path, parser=parser)  # in that order: ada's first
+    assert ada.problem == "ada/rmsnorm.ipynb: parsing it took more than 0.5 s"
+    assert bob.problem is None and "rmsnorm_solution" in bob.solution_cells
+    assert parser.process is None  # stopped with the run
 
 
 @pytest.mark.parametrize("make", ["missing", "a file", "empty"])
