@@ -1,16 +1,18 @@
 """Parse what students hand in, in a process of its own: a parser's failure costs one submission.
 
-nbformat's JSON reader and `ast.parse` read text that a student wrote. In the grader, a crash of
-their C code, an input that keeps them busy for minutes, or one that eats the memory would stop
-the grading of everyone. `python -I -m grader.autograde.parse` parses under rlimits on memory
-and CPU time; `Parser`, the grader's handle, gives each request a deadline and replaces the
-process after a failure. Requests and replies are frames of `wire` messages: no pickle.
+The JSON reader and `ast.parse` read text that a student wrote. In the grader, a crash of their
+C code, an input that keeps them busy for minutes, or one that eats the memory would stop the
+grading of everyone. `python -I -m grader.autograde.parse` parses under rlimits on memory and
+CPU time; `Parser`, the grader's handle, gives each request a deadline and replaces the process
+after a failure. Requests and replies are frames of JSON: no pickle. It imports only the
+standard library (nbformat's validator alone takes seconds to import), so it starts at once.
 """
 
 from __future__ import annotations
 
 import ast
 import contextlib
+import json
 import os
 import resource
 import signal
@@ -18,11 +20,8 @@ import subprocess
 import sys
 import time
 
-import nbformat
-
-from grader.autograde import wire
-from grader.autograde.sandbox import ENVIRONMENT
-from grader.autograde.worker import (
+from grader.autograde.channel import (
+    ENVIRONMENT,
     ChannelClosed,
     TimedOut,
     mapped,
@@ -34,7 +33,8 @@ from grader.autograde.worker import (
 DEADLINE = 30.0  # seconds of wall-clock time to parse one submission
 CPU = 60  # seconds of CPU time per submission: a backstop for when no grader waits
 MEMORY = 2 * 2**30  # bytes of address space above what the parser maps once started
-STARTUP = 120.0  # seconds to start: importing nbformat alone takes seconds
+STARTUP = 60.0  # seconds to start (a fraction of one, on an idle machine)
+MAX_REPLY = 2**28  # bytes of a reply: the cells of a 20 MB notebook, even if all escaped
 MAX_FLAGS = 20  # flags sent back: a reason shows only the first few of them
 # Imports that hand a submission the answers: flagged for a human to look at.
 FLAGGED_MODULES = ("transformers", "peft", "grader", "solutions")
@@ -45,15 +45,20 @@ def parse(suffix: str, text: str, allowed: frozenset[str]) -> dict:
     cells = solution_cells(text) if suffix == ".ipynb" else {}
     scanned = cells.values() if suffix == ".ipynb" else [text]
     flags = [flag for code in scanned for flag in scan(code, allowed)]
-    # (grade_id, source) pairs: the wire takes no dict key that starts with `$`, a grade_id may
-    return {"cells": list(cells.items()), "flags": flags[:MAX_FLAGS]}
+    return {"cells": cells, "flags": flags[:MAX_FLAGS]}
 
 
 def solution_cells(text: str) -> dict[str, str]:
-    """grade_id -> source of each solution cell of a notebook (the first, if repeated)."""
-    notebook = nbformat.reads(text, as_version=4)
+    """grade_id -> source of each solution cell of a version 4 notebook (the first, if repeated).
+
+    Plain JSON, read as nbformat writes it (a cell's source is a string or a list of strings);
+    any other shape raises, which makes the submission unreadable.
+    """
+    notebook = json.loads(text)
+    if not isinstance(notebook, dict) or notebook.get("nbformat") != 4:
+        raise ValueError("not a version 4 notebook")
     cells = {}
-    for cell in notebook.cells:
+    for cell in notebook["cells"]:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if cell.get("cell_type") == "code" and meta.get("solution") and meta.get("grade_id"):
             source = cell.get("source", "")
@@ -95,11 +100,11 @@ def main() -> None:
     requests, replies = take_channel()
     resource.setrlimit(resource.RLIMIT_AS, (mapped() + MEMORY,) * 2)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    write_frame(replies, wire.encode({"ready": True}))
+    write_frame(replies, b"{}")  # ready
     while True:
         try:
-            request = wire.decode(read_frame(requests, wire.MAX_MESSAGE))
-            data = read_frame(requests, wire.MAX_MESSAGE)
+            request = json.loads(read_frame(requests, 2**20))
+            data = read_frame(requests, 2**30)
         except ChannelClosed:
             return
         # RLIMIT_CPU counts the process's whole life: each request may spend CPU seconds more.
@@ -108,9 +113,10 @@ def main() -> None:
         resource.setrlimit(resource.RLIMIT_CPU, (int(spent) + CPU, hard))
         try:
             allowed = frozenset(request["allowed"])
-            reply = wire.encode(parse(request["suffix"], data.decode("utf-8"), allowed))
+            parsed = parse(request["suffix"], data.decode(), allowed)
+            reply = json.dumps(parsed, ensure_ascii=False).encode()  # a lone surrogate raises
         except Exception as error:  # RecursionError, MemoryError, a malformed notebook: its own
-            reply = wire.encode({"error": type(error).__name__})
+            reply = json.dumps({"error": type(error).__name__}).encode()
         write_frame(replies, reply)
 
 
@@ -131,22 +137,23 @@ class Parser:
         """`parse`'s reply, `{"error": name}` if it raised, `{"failed": why}` if the process did."""
         if self.process is None:
             self.start()
-        header = wire.encode({"suffix": suffix, "allowed": sorted(allowed)})
+        header = json.dumps({"suffix": suffix, "allowed": sorted(allowed)}).encode()
         try:
             write_frame(self.process.stdin.fileno(), header)
             write_frame(self.process.stdin.fileno(), data)
-            return wire.decode(self._receive(time.monotonic() + self.deadline))
-        except (ChannelClosed, OSError, wire.WireError) as error:
+            reply = json.loads(self._receive(time.monotonic() + self.deadline))
+        except (ChannelClosed, OSError, ValueError) as error:
             code = self.stop()  # a fresh process parses the next submission
             if isinstance(error, TimedOut):
                 return {"failed": f"parsing it took more than {self.deadline:g} s"}
-            if isinstance(error, wire.WireError):  # a reply over the wire's limits
-                return {"failed": f"parsing it failed ({error})"}
+            if isinstance(error, ValueError):  # not JSON: never from a parser that runs right
+                return {"failed": "parsing it failed (a reply that is not JSON)"}
             how = f"signal {-code}" if code < 0 else f"status {code}"
             return {"failed": f"parsing it crashed ({how})"}
+        return reply
 
     def start(self) -> None:
-        """Start the parser and wait until it has imported nbformat."""
+        """Start the parser and wait until it is ready."""
         self.process = subprocess.Popen(
             (sys.executable, "-I", "-m", "grader.autograde.parse"),
             stdin=subprocess.PIPE,
@@ -156,7 +163,7 @@ class Parser:
             env=ENVIRONMENT,  # nothing of the instructor's
         )
         try:
-            self._receive(time.monotonic() + STARTUP)  # {"ready": True}
+            self._receive(time.monotonic() + STARTUP)  # {}: ready
         except ChannelClosed as error:
             self.stop()
             raise RuntimeError(f"grader.autograde.parse did not start: {error}") from error
@@ -171,7 +178,7 @@ class Parser:
         return code
 
     def _receive(self, deadline: float) -> bytes:
-        return read_frame(self.process.stdout.fileno(), wire.MAX_MESSAGE, deadline)
+        return read_frame(self.process.stdout.fileno(), MAX_REPLY, deadline)
 
 
 if __name__ == "__main__":

@@ -27,27 +27,10 @@ from pathlib import Path
 import grader
 from grader.autograde import cgroups, wire
 from grader.autograde.cgroups import Budget, Cgroups
-from grader.autograde.worker import (
-    NOBODY,
-    ChannelClosed,
-    TimedOut,
-    proc_files,
-    read_frame,
-    write_frame,
-)
+from grader.autograde.channel import ENVIRONMENT, ChannelClosed, TimedOut, read_frame, write_frame
+from grader.autograde.worker import NOBODY, proc_files
 
 GRADER = Path(grader.__file__).resolve().parent
-# Environment of the worker: nothing of the instructor's, no hub, one thread per child.
-ENVIRONMENT = {
-    "PATH": "/usr/bin:/bin",
-    "HOME": "/tmp",
-    "LANG": "C.UTF-8",
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "TOKENIZERS_PARALLELISM": "false",
-    "OMP_NUM_THREADS": "1",
-    "PYTHONDONTWRITEBYTECODE": "1",
-}
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,6 @@ import contextlib
 import ctypes
 import os
 import resource
-import select
 import signal
 import sys
 import tempfile
@@ -32,71 +31,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from grader.autograde import wire
+from grader.autograde.channel import (
+    LIBC,
+    ChannelClosed,
+    TimedOut,
+    mapped,
+    read_frame,
+    take_channel,
+    write_frame,
+)
 from grader.chapters import one_line
 
-PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 4, 36, 38
+PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 4, 36, 38
 CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER = 0x20000, 0x8000000, 0x10000000
 MS_REC, MS_PRIVATE = 0x4000, 1 << 18
 NOBODY = 65534
 SETUP_FAILED = 75  # a child's exit status when its slate could not be set up (EX_TEMPFAIL)
-LIBC = ctypes.CDLL(None, use_errno=True)
-HEADER = 8  # bytes of little-endian length before each frame
-
-
-class ChannelClosed(EOFError):
-    """The other side closed the channel, sent too much, or ran out of time."""
-
-
-class TimedOut(ChannelClosed):
-    """The deadline passed before the whole frame arrived."""
-
-
-def read_frame(fd: int, limit: int, deadline: float | None = None) -> bytes:
-    """One length-prefixed frame from a raw fd, within `limit` bytes and before `deadline`."""
-    size = int.from_bytes(read_exact(fd, HEADER, deadline), "little")
-    if size > limit:
-        raise ChannelClosed(f"a frame of {size} bytes is over the limit of {limit}")
-    return read_exact(fd, size, deadline)
-
-
-def read_exact(fd: int, size: int, deadline: float | None) -> bytes:
-    """Exactly `size` bytes, or `ChannelClosed` (EOF), or `TimedOut` (the deadline passed)."""
-    chunks, left = [], size
-    while left:
-        wait = None if deadline is None else deadline - time.monotonic()
-        if wait is not None and wait <= 0:
-            raise TimedOut("timed out")
-        if not select.select([fd], [], [], wait)[0]:
-            continue
-        chunk = os.read(fd, min(left, 1 << 20))
-        if not chunk:
-            raise ChannelClosed("the channel closed")
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
-
-
-def write_frame(fd: int, body: bytes) -> None:
-    """Write one length-prefixed frame to a raw fd."""
-    view = memoryview(len(body).to_bytes(HEADER, "little") + body)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-def take_channel() -> tuple[int, int]:
-    """The grader's channel (requests, replies), moved off fds 0 and 1; die with the grader."""
-    # A channel of its own, so that nothing printed reaches it.
-    requests, replies = os.dup(0), os.dup(1)
-    devnull = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1):
-        os.dup2(devnull, fd)
-    LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the grader's death is ours
-    return requests, replies
-
-
-def mapped() -> int:
-    """Bytes of address space this process maps now: the base of an RLIMIT_AS."""
-    return int(Path("/proc/self/statm").read_text().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def main() -> None:

@@ -417,10 +417,13 @@ def test_layout_attacks_are_refused_and_change_no_one_else(layout_runs, kind):
 
 def test_a_parse_past_its_deadline_costs_only_that_submission(tmp_path):
     """ada's notebook keeps the parser busy for seconds: killed, and bob's parses right after."""
-    output = {"output_type": "stream", "name": "stdout", "text": "x"}
-    cell = {"cell_type": "code", "metadata": {}, "source": "", "execution_count": None}
-    cell["outputs"] = [output] * 100_000  # valid, and seconds of nbformat's validation
-    notebook = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 4}
+    source = "x = [" + "1, " * 3000 + "]\n"  # 1500 cells of it: seconds of ast.parse and scan
+    cells = [
+        {"cell_type": "code", "metadata": {"nbgrader": {"solution": True, "grade_id": f"c{i}"}}}
+        | {"source": source, "outputs": [], "execution_count": None}
+        for i in range(1500)
+    ]
+    notebook = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 4}
     (tmp_path / "ada").mkdir()
     (tmp_path / "ada" / "rmsnorm.ipynb").write_text(json.dumps(notebook))
     (tmp_path / "bob").mkdir()
