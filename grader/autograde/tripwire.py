@@ -31,7 +31,7 @@ import sys
 import sysconfig
 import threading
 import types
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import torch
@@ -239,31 +239,55 @@ class Tripwire:
         if any(self.kind(f) in (ANSWER, CHECKS) for f in files):
             self.flag(f"`{name}` is the kit's or Hugging Face's code ({value!r:.80})")
 
-    def profile(self, frame: types.FrameType, event: str, arg) -> None:
-        """The profile hook: calls into answer code, and watched builtins, from the student."""
-        if event == "call":
-            code = frame.f_code
-            kind = self.kind(code.co_filename)
-            if kind == STUDENT:
-                if self.caller(frame.f_back) == CHECKS:  # a probe calls the student: it lends
-                    self.lend(frame.f_locals.values())
-            elif kind in (ANSWER, CHECKS) and code not in self.lent:
-                if made_by_a_probe(code, kind):
+    def profiler(self) -> Callable[[types.FrameType, str, object], None]:
+        """The profile hook: calls into answer code, and watched builtins, from the student.
+
+        It runs on every call and return of every function, C ones included, so it is written
+        for speed: names bound as locals, the rare cases tested first, nothing done on returns.
+        """
+        kinds, kind_of, lent, watched, modules = (
+            self.kinds,
+            self.kind,
+            self.lent,
+            self.watched,
+            sys.modules,
+        )
+        import_module = importlib.import_module.__code__
+
+        def profile(frame: types.FrameType, event: str, arg) -> None:
+            if event == "c_call":
+                # From the student's code: a watched builtin, sys.modules' or __subclasses__?
+                filename = frame.f_code.co_filename
+                if (kinds.get(filename) or kind_of(filename)) != STUDENT:
                     return
-                if self.caller(frame.f_back) == STUDENT and not self.config_method(frame):
+                if id(arg) in watched:
+                    self.flag(watched[id(arg)])
+                elif getattr(arg, "__self__", None) is modules:
+                    self.flag("looked into sys.modules")
+                elif getattr(arg, "__name__", None) == "__subclasses__":
+                    self.flag("searched subclasses (__subclasses__)")
+            elif event == "call":
+                code = frame.f_code
+                kind = kinds.get(code.co_filename) or kind_of(code.co_filename)
+                if kind == LIBRARY:
+                    if code is import_module:
+                        name = str(frame.f_locals.get("name"))
+                        answer = name.startswith((*ANSWER_PACKAGES, "grader"))
+                        if answer and self.caller(frame.f_back) == STUDENT:
+                            self.flag(f"imported {name} with importlib")
+                elif kind == STUDENT:
+                    if self.caller(frame.f_back) == CHECKS:  # a probe calls the student: it lends
+                        self.lend(frame.f_locals.values())
+                elif (
+                    kind != LENT
+                    and code not in lent
+                    and not made_by_a_probe(code, kind)
+                    and self.caller(frame.f_back) == STUDENT
+                    and not self.config_method(frame)
+                ):
                     self.flag(f"called {code.co_qualname} ({code.co_filename}) from its code")
-            elif code is importlib.import_module.__code__:
-                name = str(frame.f_locals.get("name"))
-                answer = name.startswith((*ANSWER_PACKAGES, "grader"))
-                if answer and self.caller(frame.f_back) == STUDENT:
-                    self.flag(f"imported {name} with importlib")
-        elif event == "c_call" and self.kind(frame.f_code.co_filename) == STUDENT:
-            if getattr(arg, "__self__", None) is sys.modules:
-                self.flag("looked into sys.modules")
-            elif getattr(arg, "__name__", None) == "__subclasses__":
-                self.flag("searched subclasses (__subclasses__)")
-            elif id(arg) in self.watched:
-                self.flag(self.watched[id(arg)])
+
+        return profile
 
     def audit(self, event: str, args: tuple) -> None:
         """The audit hook: file opens, gc searches, code made at run time, by the student."""
@@ -304,8 +328,9 @@ class Tripwire:
 
     def profile_calls(self) -> None:
         """Profile every call from now on (after the import: at import, only audit events)."""
-        threading.setprofile(self.profile)
-        sys.setprofile(self.profile)
+        profile = self.profiler()
+        threading.setprofile(profile)
+        sys.setprofile(profile)
 
     def disarm(self) -> None:
         """Stop watching (the student's code has finished)."""
