@@ -191,8 +191,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     out = Path(args.out)
     samples = write_samples(out / "submissions")
     console.print(f"sample submissions written to {samples}; grading them as `kit grade` would")
+    # A correct llama chapter takes about 11 s here (the tripwire profiles every call): 60 s
+    # leave room on a loaded machine, and mallory's infinite loop shows what a timeout costs.
     outcomes, isolation = grade_folder(
-        samples, out=out / "grades", jobs=args.jobs, force=True, timeout=15, console=console
+        samples, out=out / "grades", jobs=args.jobs, force=True, timeout=60, console=console
     )
     summary(outcomes, isolation)
     console.print(
