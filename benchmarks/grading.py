@@ -38,6 +38,8 @@ from tests.kit.test_nbgrader import solution_sources, submit  # noqa: E402
 SECONDS: dict[str, float] = defaultdict(float)  # phase -> seconds, summed over threads
 CALLS: dict[str, int] = defaultdict(int)
 LOCK = threading.Lock()
+START = "worker start (bwrap, imports; while the cases are drawn)"
+WAIT = "  waiting for a worker's start, at its first submission"
 
 
 def timed(phase: str, function: Callable) -> Callable:
@@ -59,7 +61,8 @@ def instrument() -> None:
     """Wrap kit grade's phases in timers (this process only)."""
     submissions.collect = timed("collect (read, split notebooks)", submissions.collect)
     grade.Grader.prepare = timed("draw cases (or load them)", grade.Grader.prepare)
-    Worker.start = timed("worker start (bwrap, imports)", Worker.start)
+    Worker.start = timed(START, Worker.start)
+    Worker._warmed = timed(WAIT, Worker._warmed)
     Worker.grade = timed("sandbox round trip", Worker.grade)
     grade.Grader.grade = timed("whole submission", grade.Grader.grade)
     grade.score = timed("compare (verdicts)", grade.score)
@@ -100,11 +103,10 @@ def probe_seconds(out: Path) -> float:
 
 def breakdown(count: int, wall: float, probes: float) -> None:
     """Print where kit grade's time went; `probes`: seconds of the non-stub submissions' probes."""
-    start = SECONDS["worker start (bwrap, imports)"]  # lazily, inside the first round trip
-    SECONDS["sandbox round trip"] -= start
     SECONDS["decode, digest, bookkeeping"] = (
-        SECONDS.pop("whole submission") - start - SECONDS["sandbox round trip"]
+        SECONDS.pop("whole submission") - SECONDS["sandbox round trip"]
     ) - SECONDS["compare (verdicts)"]
+    SECONDS["sandbox round trip"] -= SECONDS[WAIT]  # a round trip waits for its worker's start
     SECONDS["  of which the probes, run in process"] = probes
     print(f"\nwhere kit grade's {wall:.1f} s went (summed over workers; per submission):")
     for phase, seconds in SECONDS.items():
