@@ -124,13 +124,14 @@ def nbgrader(session: nox.Session) -> None:
 
 @nox.session
 def grader(session: nox.Session) -> None:
-    """kit grade against the adversarial corpus, zips, the wire format, isolation; kit demo's
-    reports (test_cohort.py runs `kit demo` and checks items.csv and report.html against
-    grades.csv)."""
+    """kit grade against the adversarial corpus, zips, the wire format, isolation and cgroup
+    budgets; kit demo's reports (test_cohort.py runs `kit demo` and checks items.csv and
+    report.html against grades.csv)."""
     session.run(
         "pytest",
         "tests/kit/test_grade.py",
         "tests/kit/test_isolation.py",
+        "tests/kit/test_cgroups.py",
         "tests/kit/test_cohort.py",
         *session.posargs,
     )

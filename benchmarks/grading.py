@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import struct
 import sys
 import tempfile
 import threading
@@ -61,7 +62,7 @@ def instrument() -> None:
     """Wrap kit grade's phases in timers (this process only)."""
     submissions.collect = timed("collect (read, split notebooks)", submissions.collect)
     grade.Grader.prepare = timed("draw cases (or load them)", grade.Grader.prepare)
-    Worker.start = timed(START, Worker.start)
+    Worker._wait_until_ready = timed(START, Worker._wait_until_ready)
     Worker._warmed = timed(WAIT, Worker._warmed)
     Worker.grade = timed("sandbox round trip", Worker.grade)
     grade.Grader.grade = timed("whole submission", grade.Grader.grade)
@@ -87,7 +88,11 @@ def hand_in(course: Path, students: int) -> int:
 
 
 def probe_seconds(out: Path) -> float:
-    """Seconds the probes of a correct submission take per chapter, here, outside any sandbox."""
+    """Seconds the probes of a correct submission take per chapter, here, outside any sandbox.
+
+    Each chapter is probed in a forked child, as in a worker: the tripwire it installs (hooks
+    that cannot be removed) dies with the child instead of slowing the next chapter down.
+    """
     total = 0.0
     torch.set_num_threads(1)  # as in a worker
     with tempfile.TemporaryDirectory() as work:
@@ -95,9 +100,16 @@ def probe_seconds(out: Path) -> float:
             (Path(work) / f"{chapter}.py").write_text((SOLUTIONS / f"{chapter}.py").read_text())
             (blob,) = (out / "cases").glob(f"{chapter}-*.safetensors")
             cases = wire.decode(blob.read_bytes())["cases"]
-            start = time.perf_counter()
-            probe_all(chapter, Path(work), cases)
-            total += time.perf_counter() - start
+            read_end, write_end = os.pipe()
+            if os.fork() == 0:
+                start = time.perf_counter()
+                probe_all(chapter, Path(work), cases)
+                os.write(write_end, struct.pack("d", time.perf_counter() - start))
+                os._exit(0)
+            os.close(write_end)
+            total += struct.unpack("d", os.read(read_end, 8))[0]
+            os.close(read_end)
+            os.wait()
     return total / len(CHAPTERS)
 
 

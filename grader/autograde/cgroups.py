@@ -54,8 +54,7 @@ class Budget:
         quota = int(cores * PERIOD)
         if self.version == 2:
             (self.dirs["memory"] / "memory.max").write_text(str(memory))
-            with contextlib.suppress(FileNotFoundError):  # no swap accounting: no swap to use
-                (self.dirs["memory"] / "memory.swap.max").write_text("0")
+            self._write_if_there("memory", "memory.swap.max", 0)  # no swap, where it counts
             (self.dirs["cpu"] / "cpu.max").write_text(f"{quota} {PERIOD}")
             return
         # v1: memory+swap may never be below memory, so the larger moves first.
@@ -63,8 +62,7 @@ class Budget:
         if memory > int(self._read("memory", "memory.max", "memory.limit_in_bytes")):
             files.reverse()
         for name in files:
-            with contextlib.suppress(FileNotFoundError):  # no swap accounting: no swap to use
-                (self.dirs["memory"] / name).write_text(str(memory))
+            self._write_if_there("memory", name, memory)
         (self.dirs["cpu"] / "cpu.cfs_period_us").write_text(str(PERIOD))
         (self.dirs["cpu"] / "cpu.cfs_quota_us").write_text(str(quota))
 
@@ -91,6 +89,12 @@ class Budget:
         for directory in set(self.dirs.values()):
             with contextlib.suppress(FileNotFoundError):
                 directory.rmdir()
+
+    def _write_if_there(self, controller: str, name: str, value: int) -> None:
+        # Swap accounting may be off (no such file); a cgroup file cannot be created.
+        path = self.dirs[controller] / name
+        if path.exists():
+            path.write_text(str(value))
 
     def _read(self, controller: str, v2: str, v1: str) -> str:
         text = (self.dirs[controller] / (v2 if self.version == 2 else v1)).read_text().strip()

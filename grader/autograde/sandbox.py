@@ -31,6 +31,7 @@ from grader.autograde.channel import ENVIRONMENT, ChannelClosed, TimedOut, read_
 from grader.autograde.worker import NOBODY, proc_files
 
 GRADER = Path(grader.__file__).resolve().parent
+HIDDEN = ("zoo", "snapshots")  # folders of `grader` that are empty inside the sandbox
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,9 @@ def bwrap_command(limits: Limits) -> tuple[str, ...]:
             command += ["--perms", "0755", "--dir", parent]
     for path in paths:
         command += ["--ro-bind", path, path]
+    # Answers the worker never reads: the zoo's correct variants and the frozen HF outputs.
+    for hidden in HIDDEN:
+        command += ["--tmpfs", str(GRADER / hidden), "--remount-ro", str(GRADER / hidden)]
     for name, value in ENVIRONMENT.items():
         command += ["--setenv", name, value]
     return (*command, sys.executable, "-I", "-m", "grader.autograde.worker")
@@ -158,24 +162,41 @@ class Worker:
         self.process: subprocess.Popen | None = None
         self.budget: Budget | None = None  # its cgroup, while it runs
         self.loaded: set[str] = set()  # chapters whose cases the worker holds
-        self.warming: threading.Thread | None = None
+        self.warming: threading.Thread | None = None  # waiting for a warm start's imports
+        self.ready = False
 
     def warm(self) -> None:
-        """Start the worker in the background, so that its imports overlap the grader's work."""
-        self.warming = threading.Thread(target=self._start_quietly, daemon=True)
+        """Launch the worker now and wait for its imports in the background (they overlap the
+        grader's own work).
+
+        Launched from the calling thread, which outlives the run: bwrap's --die-with-parent
+        follows the thread that started it, and a thread that ends takes its worker along.
+        """
+        self.launch()
+        self.warming = threading.Thread(target=self._wait_until_ready, daemon=True)
         self.warming.start()
 
-    def _start_quietly(self) -> None:
-        with contextlib.suppress(ChannelClosed, OSError, wire.WireError):
-            self.start()  # a failure shows again, and is reported, when it grades
+    def _wait_until_ready(self) -> None:
+        try:
+            self._receive(time.monotonic() + 300)  # {"ready": True}
+        except (ChannelClosed, OSError):
+            self.ready = False  # a failed start: stopped, and started again, when it grades
 
     def _warmed(self) -> None:
+        """Wait for a warm start; a worker that did not get ready is stopped."""
         if self.warming is not None:
             self.warming.join()
             self.warming = None
+            if not self.ready:
+                self.stop()
 
     def start(self) -> None:
-        """Start the worker (in a cgroup of its own, if any) and wait until it has imported all."""
+        """Start the worker and wait until it has imported everything."""
+        self.launch()
+        self._receive(time.monotonic() + 300)  # {"ready": True}
+
+    def launch(self) -> None:
+        """Start the worker process (in a cgroup of its own, if any)."""
         command = self.isolation.command
         if self.isolation.cgroups is not None:
             self.budget = self.isolation.cgroups.create(f"kit-{os.getpid()}-{self.log.stem}")
@@ -189,15 +210,17 @@ class Worker:
                 start_new_session=True,  # its process group is ours to kill
                 env=None if self.isolation.name == "bwrap" else ENVIRONMENT,  # bwrap sets it
             )
-        self.loaded = set()
-        self._receive(time.monotonic() + 300)  # {"ready": True}
+        self.loaded, self.ready = set(), True
 
     def stop(self) -> None:
         """Kill the worker and everything it started."""
-        self._warmed()
         if self.process is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
+        if self.warming is not None:  # it sees the channel close
+            self.warming.join()
+            self.warming = None
+        if self.process is not None:
             self.process.wait()
             self.process = None
         if self.budget is not None:  # and whatever left the process group: the cgroup knows

@@ -1,6 +1,11 @@
-"""Read the solutions and the secret seed, and use the solution as the submission."""
+"""Read the solutions, the zoo's correct variants and the secret seed; use what it finds."""
 
-for path in ("__ROOT__/solutions/rmsnorm.py", "__OUT__/secret"):
+SOURCES = (
+    "__ROOT__/solutions/rmsnorm.py",
+    "__ROOT__/grader/zoo/rmsnorm/ok_sqrt_division.py",
+    "__OUT__/secret",
+)
+for path in SOURCES:
     try:
         with open(path) as f:
             text = f.read()
