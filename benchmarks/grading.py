@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))  # tests/kit/test_nbgrader.py's helpers hand the n
 from grader.autograde import cohort, grade, gradebook, submissions, wire  # noqa: E402
 from grader.autograde.demo import WRONG  # noqa: E402
 from grader.autograde.sandbox import Worker  # noqa: E402
+from grader.autograde.tripwire import Tripwire  # noqa: E402
 from grader.autograde.worker import probe_all  # noqa: E402
 from grader.chapters import CHAPTERS, SOLUTIONS  # noqa: E402
 from grader.course import build_course, nbgrader  # noqa: E402
@@ -87,11 +88,12 @@ def hand_in(course: Path, students: int) -> int:
     return count
 
 
-def probe_seconds(out: Path) -> float:
+def probe_seconds(out: Path, tripwire: bool = True) -> float:
     """Seconds the probes of a correct submission take per chapter, here, outside any sandbox.
 
     Each chapter is probed in a forked child, as in a worker: the tripwire it installs (hooks
     that cannot be removed) dies with the child instead of slowing the next chapter down.
+    Without `tripwire`, the child runs the probes unwatched: what the tripwire costs.
     """
     total = 0.0
     torch.set_num_threads(1)  # as in a worker
@@ -102,6 +104,8 @@ def probe_seconds(out: Path) -> float:
             cases = wire.decode(blob.read_bytes())["cases"]
             read_end, write_end = os.pipe()
             if os.fork() == 0:
+                if not tripwire:
+                    Tripwire.install = Tripwire.profile_calls = lambda self: None
                 start = time.perf_counter()
                 probe_all(chapter, Path(work), cases)
                 os.write(write_end, struct.pack("d", time.perf_counter() - start))
@@ -113,13 +117,15 @@ def probe_seconds(out: Path) -> float:
     return total / len(CHAPTERS)
 
 
-def breakdown(count: int, wall: float, probes: float) -> None:
-    """Print where kit grade's time went; `probes`: seconds of the non-stub submissions' probes."""
+def breakdown(count: int, wall: float, probes: float, unwatched: float) -> None:
+    """Print where kit grade's time went; `probes`: seconds of the non-stub submissions' probes,
+    `unwatched`: the same without the tripwire."""
     SECONDS["decode, digest, bookkeeping"] = (
         SECONDS.pop("whole submission") - SECONDS["sandbox round trip"]
     ) - SECONDS["compare (verdicts)"]
     SECONDS["sandbox round trip"] -= SECONDS[WAIT]  # a round trip waits for its worker's start
     SECONDS["  of which the probes, run in process"] = probes
+    SECONDS["    of which the tripwire (the same probes unwatched)"] = probes - unwatched
     print(f"\nwhere kit grade's {wall:.1f} s went (summed over workers; per submission):")
     for phase, seconds in SECONDS.items():
         calls = f"{CALLS[phase]:4d} calls" if CALLS.get(phase) else " " * 10
@@ -156,7 +162,9 @@ def main() -> None:
             assert all(o.status == "graded" for o in outcomes), "kit grade could not grade some"
             if run == "first run":  # the stubs' probes stop at once: count the others'
                 written = sum(n % 3 != 2 for n in range(args.students)) * len(CHAPTERS)
-                breakdown(count, timings[0][1], written * probe_seconds(Path(scratch) / "kit"))
+                cases = Path(scratch) / "kit"
+                watched, unwatched = probe_seconds(cases), probe_seconds(cases, tripwire=False)
+                breakdown(count, timings[0][1], written * watched, written * unwatched)
                 SECONDS.clear()
                 CALLS.clear()
 
