@@ -16,7 +16,6 @@ import contextlib
 import os
 import shutil
 import signal
-import site
 import subprocess
 import sys
 import threading
@@ -24,13 +23,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import grader
 from grader.autograde import cgroups, wire
 from grader.autograde.cgroups import Budget, Cgroups
 from grader.autograde.channel import ENVIRONMENT, ChannelClosed, TimedOut, read_frame, write_frame
-from grader.autograde.worker import NOBODY, proc_files
+from grader.autograde.worker import GRADER, NOBODY, import_paths, proc_files
 
-GRADER = Path(grader.__file__).resolve().parent
 HIDDEN = ("zoo", "snapshots")  # folders of `grader` that are empty inside the sandbox
 
 
@@ -77,9 +74,7 @@ class Isolation:
 
 def bwrap_command(limits: Limits) -> tuple[str, ...]:
     """bwrap's arguments: a whitelist of read-only paths, fresh namespaces, a private /tmp."""
-    paths = {"/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc", str(GRADER)}
-    paths |= {sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages()}
-    paths |= {str(Path(p).resolve()) for p in (sys.executable, sys._base_executable)}
+    paths = {"/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc", *import_paths()}
     command = ["bwrap", "--die-with-parent", "--new-session", "--clearenv"]
     command += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
     command += ["--unshare-cgroup-try"]

@@ -23,6 +23,7 @@ import ctypes
 import os
 import resource
 import signal
+import site
 import sys
 import tempfile
 import time
@@ -44,7 +45,8 @@ from grader.chapters import one_line
 
 PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 4, 36, 38
 CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER = 0x20000, 0x8000000, 0x10000000
-MS_REC, MS_PRIVATE = 0x4000, 1 << 18
+MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 32, 4096, 0x4000, 1 << 18
+GRADER = Path(__file__).resolve().parent.parent
 NOBODY = 65534
 SETUP_FAILED = 75  # a child's exit status when its slate could not be set up (EX_TEMPFAIL)
 
@@ -162,8 +164,25 @@ def proc_files(name: str) -> Iterator[tuple[int, str]]:
                 continue
 
 
+def import_paths() -> set[str]:
+    """Where Python and the kit are read from: prefixes, site-packages, the grader package."""
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages(), str(GRADER)}
+    paths |= {str(Path(p).resolve()) for p in (sys.executable, sys._base_executable)}
+    return {p for p in paths if Path(p).exists()}
+
+
+def below_tmp() -> list[str]:
+    """The outermost of `import_paths` that lie in /tmp (a virtualenv or a clone made there)."""
+    paths = sorted(p for p in import_paths() if p.startswith("/tmp/"))
+    return [p for p in paths if not any(p.startswith(f"{q}/") for q in paths)]
+
+
 def clean_slate(limits: dict) -> None:
-    """Own mount and IPC namespaces, a fresh /tmp and /dev/shm: nothing outlives this process."""
+    """Own mount and IPC namespaces, a fresh /tmp and /dev/shm: nothing outlives this process.
+
+    What Python or the kit reads from below /tmp is bound again, read-only, into the fresh
+    one: a lazy import in the child must find its module.
+    """
     uid, gid = os.getuid(), os.getgid()
     # Without root (bwrap's user namespace, or an unprivileged host) a user namespace of our
     # own gives the right to mount; its capabilities are dropped again in `drop_privileges`.
@@ -174,10 +193,22 @@ def clean_slate(limits: dict) -> None:
         Path("/proc/self/uid_map").write_text(f"{uid} {uid} 1")
         Path("/proc/self/gid_map").write_text(f"{gid} {gid} 1")
     check(LIBC.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate")
+    kept = {path: os.open(path, os.O_PATH) for path in below_tmp()}  # before /tmp is covered
     options = f"size={limits['tmp_size']},mode=1777".encode()
     for target in ("/tmp", "/dev/shm"):
         if os.path.isdir(target):
             check(LIBC.mount(b"tmpfs", target.encode(), b"tmpfs", 0, options), f"tmpfs on {target}")
+    for path, fd in kept.items():
+        if os.path.isdir(f"/proc/self/fd/{fd}"):
+            os.makedirs(path, exist_ok=True)
+        else:  # a file (the interpreter) is bound onto a file
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            Path(path).touch()
+        source = f"/proc/self/fd/{fd}".encode()
+        check(LIBC.mount(source, path.encode(), None, MS_BIND | MS_REC, None), f"bind {path}")
+        remount = MS_REMOUNT | MS_BIND | MS_RDONLY
+        check(LIBC.mount(None, path.encode(), None, remount, None), f"read-only {path}")
+        os.close(fd)
     # SysV segments of this namespace: at most the memory limit in all (shmall counts pages).
     Path("/proc/sys/kernel/shmall").write_text(str(limits["memory"] // os.sysconf("SC_PAGE_SIZE")))
 
