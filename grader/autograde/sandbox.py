@@ -28,6 +28,7 @@ from grader.autograde.cgroups import Budget, Cgroups
 from grader.autograde.channel import ENVIRONMENT, ChannelClosed, TimedOut, read_frame, write_frame
 from grader.autograde.worker import GRADER, NOBODY, import_paths, proc_files
 
+STARTUP = 300.0  # seconds for a worker to import torch, transformers, peft and the checks
 HIDDEN = ("zoo", "snapshots")  # folders of `grader` that are empty inside the sandbox
 
 
@@ -173,7 +174,7 @@ class Worker:
 
     def _wait_until_ready(self) -> None:
         try:
-            self._receive(time.monotonic() + 300)  # {"ready": True}
+            self._receive(time.monotonic() + STARTUP)  # {"ready": True}
         except (ChannelClosed, OSError):
             self.ready = False  # a failed start: stopped, and started again, when it grades
 
@@ -188,7 +189,7 @@ class Worker:
     def start(self) -> None:
         """Start the worker and wait until it has imported everything."""
         self.launch()
-        self._receive(time.monotonic() + 300)  # {"ready": True}
+        self._receive(time.monotonic() + STARTUP)  # {"ready": True}
 
     def launch(self) -> None:
         """Start the worker process (in a cgroup of its own, if any)."""

@@ -291,7 +291,7 @@ def read(student: str, chapter: str, root: Path, relative: str, parser: Parser) 
     elif "failed" in parsed:  # the parser crashed or hung: it was replaced for the next one
         submission.problem = f"{relative}: {parsed['failed']}"
     else:
-        submission.solution_cells, submission.flags = dict(parsed["cells"]), parsed["flags"]
+        submission.solution_cells, submission.flags = parsed["cells"], parsed["flags"]
         notebook = path.suffix == ".ipynb"
         submission.source = module_source(chapter, submission.solution_cells) if notebook else text
     return submission

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import resource
 import signal
@@ -70,6 +71,7 @@ def main() -> None:
     from grader.runner import quiet_transformers
 
     registry.items()
+    below_tmp()  # found once here, where every child inherits it, not per submission
     quiet_transformers().__enter__()  # for the worker's whole life
     LIBC.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # a child may not ptrace or read this process
     LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans of a child come back to us
@@ -171,6 +173,7 @@ def import_paths() -> set[str]:
     return {p for p in paths if Path(p).exists()}
 
 
+@functools.cache
 def below_tmp() -> list[str]:
     """The outermost of `import_paths` that lie in /tmp (a virtualenv or a clone made there)."""
     paths = sorted(p for p in import_paths() if p.startswith("/tmp/"))
