@@ -91,7 +91,7 @@ def explain(item: Item, impl: Impl, case: Case) -> str:
     lines = [f"{item.grade_id}: {item.title}", "input:"]
     lines += [f"  {key} = {describe_value(value)}" for key, value in case.items()]
     try:
-        mine = plain(call_probe(item, impl, case))
+        mine = plain(call_probe(item.probe, impl, case))
     except CheckFailed as failure:
         return "\n".join([*lines, f"your code: {failure}", getattr(failure, "trace", "")]).strip()
     reference = plain(item.probe(load_chapter(SOLUTIONS, item.chapter), case))

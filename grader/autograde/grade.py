@@ -214,19 +214,28 @@ class Grader:
             if path.exists():
                 blob = path.read_bytes()
             else:
-                with warnings.catch_warnings(), quiet_transformers():
-                    warnings.simplefilter("ignore")
-                    drawn = {
-                        item.grade_id: draw_cases(item, self.key, self.examples)
-                        for item in registry.items(chapter)
-                    }
-                blob = wire.encode({"kind": "cases", "chapter": chapter, "cases": drawn})
+                blob = self.draw(chapter)
                 path.parent.mkdir(exist_ok=True)
                 path.with_suffix(".tmp").write_bytes(blob)
                 os.replace(path.with_suffix(".tmp"), path)
             # The grader checks the very cases the workers get: decoded from the same bytes.
             self.cases[chapter] = wire.decode(blob)["cases"]
             self.blobs[chapter] = blob
+
+    def draw(self, chapter: str) -> bytes:
+        """The chapter's request to the workers: its cases, and where its probes are.
+
+        A chapter is clean when every probe is in `grader.probes`: the worker's child then
+        holds nothing that computes an answer.
+        """
+        items = registry.items(chapter)
+        with warnings.catch_warnings(), quiet_transformers():
+            warnings.simplefilter("ignore")
+            drawn = {item.grade_id: draw_cases(item, self.key, self.examples) for item in items}
+        probes = {i.grade_id: f"{i.probe.__module__}:{i.probe.__qualname__}" for i in items}
+        clean = all(location.startswith("grader.probes.") for location in probes.values())
+        request = {"kind": "cases", "chapter": chapter, "cases": drawn}
+        return wire.encode({**request, "probes": probes, "clean": clean})
 
     def grade(self, submission: Submission) -> Outcome:
         """Run one submission in a worker and score it."""

@@ -26,9 +26,8 @@ from pathlib import Path
 from grader.autograde import cgroups, wire
 from grader.autograde.cgroups import Budget, Cgroups
 from grader.autograde.channel import ENVIRONMENT, ChannelClosed, TimedOut, read_frame, write_frame
-from grader.autograde.worker import GRADER, NOBODY, import_paths, proc_files
+from grader.autograde.worker import GRADER, NOBODY, STARTUP, import_paths, proc_files
 
-STARTUP = 300.0  # seconds for a worker to import torch, transformers, peft and the checks
 HIDDEN = ("zoo", "snapshots")  # folders of `grader` that are empty inside the sandbox
 
 
@@ -137,7 +136,7 @@ SLATE_TRIAL = (
     "import os, sys\n"
     "from grader.autograde.worker import clean_slate\n"
     "if os.fork() == 0:\n"
-    "    try: clean_slate({'tmp_size': 2**20, 'memory': 2**30})\n"
+    "    try: clean_slate({'tmp_size': 2**20, 'memory': 2**30}, hide_answers=True)\n"
     "    except OSError: os._exit(1)\n"
     "    os._exit(0)\n"
     f"sys.exit({UNSLATED} if os.wait()[1] else 0)\n"
@@ -249,7 +248,7 @@ class Worker:
                 self.start()
             if chapter not in self.loaded:
                 write_frame(self.process.stdin.fileno(), cases)
-                self._receive(time.monotonic() + 120)
+                self._receive(time.monotonic() + STARTUP)  # the zygote's imports, maybe
                 self.loaded.add(chapter)
             request = {
                 "kind": "grade",

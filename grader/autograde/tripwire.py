@@ -1,9 +1,12 @@
 """A tripwire in the child that runs a submission: it flags reaching for the answer key.
 
-The child still has transformers, peft and the kit's checks and references loaded (the probes
-need them), so a submission can find them without an `import`: `nn.Module.__subclasses__()`,
-`sys.modules[...]`, `gc`, reading their installed files. The tripwire does not stop that; it
-names the route, and `kit grade` flags the submission for review. It watches:
+For a chapter that is not clean yet (see `grader.autograde.worker`), the child has
+transformers, peft and the kit's checks and references loaded (the probes need them), so a
+submission can find them without an `import`: `nn.Module.__subclasses__()`, `sys.modules[...]`,
+`gc`, reading their installed files. The tripwire does not stop that; it names the route, and
+`kit grade` flags the submission for review. In a clean chapter's child none of it is loaded,
+so only the audit hook and the import guards run: loading the answer key is what they flag,
+where the slate could not cover its files. It watches:
 
 - calls from the student's code into that code (a profile hook on every thread, from the
   end of the submission's import: a loop at import pays only for the audit hook), except
@@ -38,10 +41,9 @@ import torch
 
 import grader
 from grader import chapters
+from grader.autograde.worker import ANSWER_PACKAGES, answer_paths
 
 GRADER = Path(grader.__file__).parent
-# Code that computes answers: its own frames are trusted, calls into it from a student are not.
-ANSWER_PACKAGES = ("transformers", "peft")
 # Files of those packages a student may call: config classes and the lazy `from transformers
 # import LlamaConfig` (they hold no answer).
 HARMLESS = ("configuration_utils.py", "configuration_llama.py", "import_utils.py")
@@ -82,7 +84,7 @@ def full_path(path: str | bytes) -> str:
 
 def answer_roots() -> tuple[str, ...]:
     """Where the code that computes answers lives: the packages, the kit's checks and references."""
-    roots = [str(Path(sys.modules[name].__file__).parent) + os.sep for name in ANSWER_PACKAGES]
+    roots = [path + os.sep for path in answer_paths()]
     roots += [str(GRADER / "reference.py"), str(GRADER / "checks") + os.sep]
     roots += [str(GRADER / "zoo") + os.sep, str(GRADER.parent / "solutions") + os.sep]
     return tuple(roots)

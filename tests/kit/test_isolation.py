@@ -18,7 +18,13 @@ from grader.autograde.demo import hostile_submission
 from grader.autograde.grade import FLAGGED, GRADED, Grader
 from grader.autograde.sandbox import Limits, isolation
 from grader.autograde.submissions import Submission
-from grader.autograde.worker import below_tmp, clean_slate, import_paths
+from grader.autograde.worker import (
+    ANSWER_PACKAGES,
+    answer_paths,
+    below_tmp,
+    clean_slate,
+    import_paths,
+)
 from grader.chapters import EXERCISES, SOLUTIONS
 from grader.zoo import ZOO
 
@@ -38,6 +44,7 @@ ANSWER_KEY = {
     "remove_tripwire": ("rmsnorm", "sys.setprofile"),
 }
 HONEST_CHAPTERS = ("rmsnorm", "attention", "sampling")
+CLEAN_CHAPTERS = ("rmsnorm",)  # whose probes are all in grader.probes
 
 
 def shmem_mib() -> int:
@@ -184,6 +191,38 @@ def test_every_delegation_is_flagged_with_its_route(grader, attack):
         outcome.score,
         outcome.reason,
     )
+
+
+# Appended to a solution: it imports only if the process holds none of the answer key, can
+# import none of it, and can read none of the kit's files that compute answers.
+LOOK_FOR_THE_KEY = """
+import importlib as _importlib, os as _os, sys as _sys
+_held = [_m for _m in {modules} if _m in _sys.modules]
+for _m in {modules}:
+    try:
+        _importlib.import_module(_m)
+        _held.append("import " + _m)
+    except ImportError:
+        pass
+_held += [_p for _p in {paths} if _os.path.exists(_p)]
+if _held:
+    raise ImportError(f"the child can reach {{_held}}")
+"""
+
+
+@pytest.mark.parametrize("chapter", CLEAN_CHAPTERS)
+def test_a_clean_chapters_child_holds_no_answer_key(grader, chapter):
+    """Issue 12, 4: nothing in the process that runs the student's code computes an answer,
+    can be imported or can be read (trying is flagged, and earns nothing)."""
+    modules = [*ANSWER_PACKAGES, "grader.checks", "grader.reference", "grader.zoo"]
+    root = SOLUTIONS.parent
+    paths = [str(SOLUTIONS / f"{chapter}.py"), str(root / "grader" / "checks"), str(ZOO)]
+    paths += [str(root / "grader" / "reference.py"), str(root / "tests"), str(root / "benchmarks")]
+    paths += [f"{path}/__pycache__" for path in answer_paths()]
+    probe = LOOK_FOR_THE_KEY.format(modules=modules, paths=paths)
+    source = (SOLUTIONS / f"{chapter}.py").read_text() + probe
+    outcome = grader.grade(submission("keyless", chapter, source))
+    assert outcome.score == outcome.max_score, [item.message for item in outcome.items]
 
 
 @pytest.mark.parametrize("chapter", HONEST_CHAPTERS)
