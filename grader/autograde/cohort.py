@@ -47,6 +47,7 @@ class ItemStats:
     passed: int = 0
     points: float = 0.0
     mistakes: Counter[str] = field(default_factory=Counter)
+    makers: dict[str, set[str]] = field(default_factory=dict)  # mistake -> students who made it
 
     @property
     def pass_rate(self) -> float:
@@ -90,11 +91,15 @@ def item_stats(outcomes: Iterable) -> list[ItemStats]:
             entry, result = stats[item.grade_id], results.get(item.grade_id)
             entry.submissions += 1
             if result is None:  # timed out, unreadable: its status is the mistake
-                entry.mistakes[outcome.status] += 1
+                key = outcome.status
             elif result.message:
-                entry.mistakes[result.mistake or mistake(outcome.chapter, result.message)] += 1
+                key = result.mistake or mistake(outcome.chapter, result.message)
             else:
                 entry.passed += 1
+                key = None
+            if key is not None:
+                entry.mistakes[key] += 1
+                entry.makers.setdefault(key, set()).add(outcome.student)
             entry.points += result.points if result else 0
     return [entry for entry in stats.values() if entry.submissions]
 
@@ -132,13 +137,17 @@ def chapter_scores(outcomes: Iterable) -> dict[str, list[float]]:
 
 
 def top_mistakes(stats: list[ItemStats], count: int = 5) -> list[tuple[str, str, int]]:
-    """The most frequent diagnosed mistakes over all items: (chapter, hint key, submissions)."""
-    total: Counter[tuple[str, str]] = Counter()
+    """The most frequent diagnosed mistakes over all items: (chapter, hint key, submissions).
+
+    A submission that makes one mistake in several items counts once.
+    """
+    makers: dict[tuple[str, str], set[str]] = {}
     for s in stats:
-        for key, n in s.mistakes.items():
+        for key, students in s.makers.items():
             if key in hints(s.chapter):
-                total[s.chapter, key] += n
-    return [(chapter, key, n) for (chapter, key), n in total.most_common(count)]
+                makers.setdefault((s.chapter, key), set()).update(students)
+    ranked = sorted(makers.items(), key=lambda pair: -len(pair[1]))  # stable: first seen first
+    return [(chapter, key, len(students)) for (chapter, key), students in ranked[:count]]
 
 
 def summary_tables(stats: list[ItemStats], count: int = 5) -> list:

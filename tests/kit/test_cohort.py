@@ -73,6 +73,17 @@ def test_items_count_passes_points_and_mistakes(tmp_path):
     assert cohort.top_mistakes(list(stats.values()))[0] == ("sampling", "crossing", 2)
 
 
+def test_a_mistake_made_in_several_items_counts_one_submission():
+    first, second = (item.grade_id for item in registry.items("sampling")[:2])
+    crossing = f"kept the wrong tokens. {cohort.hints('sampling')['crossing']}"
+    outcomes = [
+        outcome("a", "sampling", {first: crossing, second: crossing}),
+        outcome("b", "sampling", {first: crossing}),
+    ]
+    stats = cohort.item_stats(outcomes)
+    assert cohort.top_mistakes(stats) == [("sampling", "crossing", 2)]
+
+
 def test_the_report_names_nobody_unless_asked_and_escapes_names(tmp_path):
     name = "<img src=x onerror=alert(1)>"
     outcomes = [outcome(name, "rmsnorm", {}), outcome("bob", "rmsnorm", {})]
