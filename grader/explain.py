@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from grader.chapters import ROOT, SOLUTIONS, Impl, load_chapter
+from grader.probes.lending import LENT
 from grader.registry import Case, CheckFailed, Item
 
 CASES = ROOT / ".hypothesis" / "kit-cases"
@@ -66,7 +67,12 @@ def rounded(values: Any) -> str:
 
 def describe_case(case: Case) -> str:
     """A case in one line: each input by value or by what it is."""
-    return ", ".join(f"{key}={describe_value(value)}" for key, value in case.items())
+    return ", ".join(f"{key}={describe_value(value)}" for key, value in inputs(case).items())
+
+
+def inputs(case: Case) -> Case:
+    """The case but for what a probe lends (`grader.probes.lending`): the learner's inputs."""
+    return {key: value for key, value in case.items() if key != LENT}
 
 
 def differences(mine: Any, reference: Any) -> str:
@@ -89,7 +95,7 @@ def explain(item: Item, impl: Impl, case: Case) -> str:
     from grader.runner import call_probe, plain
 
     lines = [f"{item.grade_id}: {item.title}", "input:"]
-    lines += [f"  {key} = {describe_value(value)}" for key, value in case.items()]
+    lines += [f"  {key} = {describe_value(value)}" for key, value in inputs(case).items()]
     try:
         mine = plain(call_probe(item.probe, impl, case))
     except CheckFailed as failure:

@@ -15,10 +15,22 @@ from hypothesis import strategies as st
 
 from grader import reference
 from grader.compare import Tolerance, describe, expect_close, expect_like, is_close
+from grader.probes.lending import LENT
+from grader.probes.sampling import (
+    BOUNDARY,
+    DRAWS,
+    NEG_INF,
+    probe_greedy,
+    probe_meta,
+    probe_sample,
+    probe_temperature,
+    probe_top_k,
+    probe_top_p,
+    probe_top_p_properties,
+)
 from grader.registry import Case, CheckFailed, Item, Output, register
 
 CHAPTER = "sampling"
-NEG_INF = -float("inf")
 
 HINTS = {
     "temperature_divide": "Divide the logits by the temperature; multiplying flattens where "
@@ -48,7 +60,6 @@ HINTS = {
 # computed as a multiplication by 1/T (one rounding step more).
 EXACT = Tolerance(rtol=0.0, atol=0.0)
 DTYPES = (torch.float32, torch.bfloat16, torch.float16)
-DRAWS = 20_000
 
 
 def logits_case(
@@ -85,23 +96,6 @@ def kept(logits: torch.Tensor) -> torch.Tensor:
 # ---- temperature and top-k ------------------------------------------------------------------
 
 
-def rejections(function, logits: torch.Tensor, bad_values) -> list[str | None]:
-    """For each bad value, the ValueError message the learner's function raised, or None."""
-    messages = []
-    for bad in bad_values:
-        try:
-            function(logits, bad)
-            messages.append(None)
-        except ValueError as error:
-            messages.append(str(error) or "ValueError")
-    return messages
-
-
-def probe_temperature(impl, case: Case) -> Output:
-    errors = rejections(impl.apply_temperature, case["logits"], (0.0, -1.0))
-    return {"y": impl.apply_temperature(case["logits"], case["temperature"]), "errors": errors}
-
-
 def verify_temperature(case: Case, output: Output) -> None:
     from transformers import TemperatureLogitsWarper
 
@@ -117,11 +111,6 @@ def verify_temperature(case: Case, output: Output) -> None:
         raise CheckFailed(
             f"apply_temperature accepted a temperature of 0 or -1. {HINTS['validation']}"
         )
-
-
-def probe_top_k(impl, case: Case) -> Output:
-    errors = rejections(impl.top_k_filter, case["logits"], (0, -1))
-    return {"y": impl.top_k_filter(case["logits"], case["top_k"]), "errors": errors}
 
 
 def verify_top_k(case: Case, output: Output) -> None:
@@ -276,14 +265,6 @@ def top_p_case(logits_case_: Case, top_p: float, min_keep: int) -> Case:
     return {**logits_case_, "top_p": top_p, "min_tokens_to_keep": min_keep}
 
 
-def probe_top_p(impl, case: Case) -> Output:
-    errors = rejections(impl.top_p_filter, case["logits"], (-0.1, 1.5))
-    y = impl.top_p_filter(
-        case["logits"], case["top_p"], min_tokens_to_keep=case["min_tokens_to_keep"]
-    )
-    return {"y": y, "errors": errors}
-
-
 def property_case(seed: int, vocab: int, gap_low: int, gap_high: int, shift: float) -> Case:
     """Logits, two top_p values in the middle of gaps of the cumulative mass (so that no
     rounding sits on a boundary), and a constant to add."""
@@ -294,15 +275,6 @@ def property_case(seed: int, vocab: int, gap_low: int, gap_high: int, shift: flo
     low, high = sorted((gap_low % vocab, gap_high % vocab))
     middle = [(edges[i] + edges[i + 1]) / 2 for i in (low, high)]
     return {"logits": logits, "top_p_low": middle[0], "top_p_high": middle[1], "shift": shift}
-
-
-def probe_top_p_properties(impl, case: Case) -> Output:
-    x = case["logits"]
-    return {
-        "low": impl.top_p_filter(x, case["top_p_low"]),
-        "high": impl.top_p_filter(x, case["top_p_high"]),
-        "shifted": impl.top_p_filter(x + case["shift"], case["top_p_low"]),
-    }
 
 
 def verify_top_p_properties(case: Case, output: Output) -> None:
@@ -325,16 +297,6 @@ def verify_top_p_properties(case: Case, output: Output) -> None:
 
 
 # ---- Meta's rule ----------------------------------------------------------------------------
-
-
-def probe_meta(impl, case: Case) -> Output:
-    """Meta's filter on the case and on a boundary, with the reference top_p_filter bound in."""
-    boundary = torch.tensor([[math.log(2), 0.0, 0.0]])  # probabilities 0.5, 0.25, 0.25
-    with impl.substituted({"top_p_filter": reference.top_p_filter}):
-        return {
-            "y": impl.meta_top_p_filter(case["logits"], case["top_p"]),
-            "boundary_meta": impl.meta_top_p_filter(boundary, 0.5),
-        }
 
 
 def meta_counts(logits: torch.Tensor, top_p: float, dtype) -> torch.Tensor:
@@ -377,13 +339,34 @@ def sample_case(
     seed: int, vocab: int, temperature: float, top_k: int | None, top_p: float | None
 ) -> Case:
     g = torch.Generator().manual_seed(seed)
-    return {
-        "logits": torch.randn(1, vocab, generator=g) * 1.5,
-        "temperature": temperature,
-        "top_k": top_k,
-        "top_p": top_p,
-        "seed": seed,
-    }
+    case = {"logits": torch.randn(1, vocab, generator=g) * 1.5, "seed": seed}
+    return with_lent_filters({**case, "temperature": temperature, "top_k": top_k, "top_p": top_p})
+
+
+# What each filter of `sample_next_token` computes, with the case's setting, as HF does it: the
+# arguments as the exercise's signature binds them (defaults included), and the filter.
+FILTERS = {
+    "apply_temperature": ("temperature", lambda x, t: (x, t), reference.apply_temperature),
+    "top_k_filter": ("top_k", lambda x, k: (x, k, NEG_INF), reference.top_k_filter),
+    "top_p_filter": ("top_p", lambda x, p: (x, p, 1, NEG_INF), reference.top_p_filter),
+}
+
+
+def with_lent_filters(case: Case) -> Case:
+    """The case, with HF's filters on its logits and on what any order of them (each at most
+    once) makes of them: what a sampler may pass them (`grader.probes.lending`)."""
+    tables: dict[str, list] = {name: [] for name in FILTERS}
+    settings = {name: case[key] for name, (key, _, _) in FILTERS.items() if case[key] is not None}
+
+    def walk(logits: torch.Tensor, used: frozenset) -> None:
+        for name in [name for name in settings if name not in used]:
+            _, arguments, hf = FILTERS[name]
+            filtered = hf(logits, settings[name])
+            tables[name].append((arguments(logits, settings[name]), filtered))
+            walk(filtered, used | {name})
+
+    walk(case["logits"], frozenset())
+    return {**case, LENT: tables}
 
 
 def order_case(seed: int, vocab: int, temperature: float, top_k: int) -> Case:
@@ -396,23 +379,7 @@ def order_case(seed: int, vocab: int, temperature: float, top_k: int) -> Case:
     case = sample_case(seed, vocab, temperature, min(top_k, vocab - 1), None)
     probs = (case["logits"][0].double() / temperature).softmax(-1).sort(descending=True).values
     top, kept_mass = float(probs[0]), float(probs[: case["top_k"]].sum())
-    return {**case, "top_p": (top + top / kept_mass) / 2}
-
-
-def probe_sample(impl, case: Case) -> Output:
-    """DRAWS draws of one row, with the reference filters bound in."""
-    generator = torch.Generator().manual_seed(case["seed"])
-    many = case["logits"].expand(DRAWS, -1).contiguous()
-    filters = ("apply_temperature", "top_k_filter", "top_p_filter")
-    with impl.substituted({name: getattr(reference, name) for name in filters}):
-        ids = impl.sample_next_token(
-            many, case["temperature"], case["top_k"], case["top_p"], generator=generator
-        )
-    vocab = case["logits"].shape[-1]
-    return {
-        "counts": torch.bincount(ids.reshape(-1).long(), minlength=vocab)[:vocab],
-        "shape": list(ids.shape),
-    }
+    return with_lent_filters({**case, "top_p": (top + top / kept_mass) / 2})
 
 
 def hf_distribution(
@@ -492,16 +459,6 @@ def verify_sample(case: Case, output: Output) -> None:
     )
 
 
-def probe_greedy(impl, case: Case) -> Output:
-    with impl.substituted({"apply_temperature": reference.apply_temperature}):
-        return {
-            "greedy": impl.sample_next_token(case["logits"], temperature=0),
-            "cold": impl.sample_next_token(
-                case["logits"], temperature=0.01, generator=torch.Generator().manual_seed(0)
-            ),
-        }
-
-
 def verify_greedy(case: Case, output: Output) -> None:
     argmax = case["logits"].argmax(-1)
     if not torch.equal(output["greedy"].reshape(-1).long(), argmax):
@@ -519,7 +476,17 @@ def greedy_case(seed: int, batch: int, vocab: int) -> Case:
     logits = torch.randn(batch, vocab, generator=g)
     top = logits.argmax(-1, keepdim=True)
     logits.scatter_(-1, top, logits.max(-1, keepdim=True).values + 0.5)
-    return {"logits": logits}
+    cold = ((logits, 0.01), reference.apply_temperature(logits, 0.01))  # as the probe draws
+    return {"logits": logits, LENT: {"apply_temperature": [cold]}}
+
+
+def meta_case(case: Case) -> Case:
+    """A top-p case, with HF's top_p_filter on what the probe passes meta_top_p_filter."""
+    table = [
+        ((logits, top_p, 1, NEG_INF), reference.top_p_filter(logits, top_p))
+        for logits, top_p in ((case["logits"], case["top_p"]), (BOUNDARY, 0.5))
+    ]
+    return {**case, LENT: {"top_p_filter": table}}
 
 
 # ---- the graded items -----------------------------------------------------------------------
@@ -601,9 +568,11 @@ register(
         probe=probe_meta,
         verify=verify_meta,
         examples=lambda: [
-            top_p_case(logits_case(3, 2, 12, 0.0, False, False, torch.float32), 0.6, 1)
+            meta_case(top_p_case(logits_case(3, 2, 12, 0.0, False, False, torch.float32), 0.6, 1))
         ],
-        strategy=st.builds(top_p_case, logits_cases, st.floats(0.0, 0.95), st.just(1)),
+        strategy=st.builds(top_p_case, logits_cases, st.floats(0.0, 0.95), st.just(1)).map(
+            meta_case
+        ),
     ),
     Item(
         "sampling_sample",

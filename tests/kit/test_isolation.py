@@ -45,7 +45,7 @@ ANSWER_KEY = {
     "proc_root": ("rmsnorm", "opened"),
 }
 HONEST_CHAPTERS = ("rmsnorm", "attention", "sampling")
-CLEAN_CHAPTERS = ("rmsnorm",)  # whose probes are all in grader.probes
+CLEAN_CHAPTERS = ("rmsnorm", "sampling")  # whose probes are all in grader.probes
 
 
 def shmem_mib() -> int:
@@ -186,6 +186,7 @@ def test_every_delegation_is_flagged_with_its_route(grader, attack):
     chapter, route = ANSWER_KEY[attack]
     source = hostile_submission((EXERCISES / f"{chapter}.py").read_text(), f"answer_key/{attack}")
     outcome = grader.grade(submission(attack, chapter, source))
+    assert "environment failed" not in outcome.reason, outcome.reason  # a broken worker earns 0
     assert outcome.score == 0 or (outcome.status == FLAGGED and route in outcome.reason), (
         attack,
         outcome.status,

@@ -1,0 +1,85 @@
+"""Parts a probe lends the learner's code, as their outputs on the inputs the check foresaw.
+
+An item that grades one function while another of the chapter stands in (the sampler with
+the filters, greedy decoding with the temperature) cannot lend that function's code: the
+process running the learner's code would then hold an answer to another item. It lends a
+table instead, computed by the check with Hugging Face: the stand-in's output for each input
+the learner's code is expected to pass (`Table`). A call on any other input goes to the
+learner's own function, so an unusual but correct call is still answered correctly.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+
+import torch
+
+from grader.registry import CheckFailed
+
+# (the arguments in the order and with the defaults of the function's signature, its output)
+Table = Sequence[tuple[tuple, torch.Tensor]]
+LENT = "lent"  # the key of a case's tables, by function name
+
+
+def lent(impl, name: str, signature: Callable, table: Table) -> Callable:
+    """A stand-in for the learner's `name`: the table's output where the call's arguments
+    (bound to `signature`) are in it, else the learner's own function."""
+    try:
+        own = getattr(impl, name)  # before the stand-in takes its place in the namespace
+    except CheckFailed as missing:
+        own = missing
+    parameters = inspect.signature(signature)
+
+    def stand_in(*args, **kwargs):
+        try:
+            bound = parameters.bind(*args, **kwargs)
+        except TypeError:
+            bound = None
+        if bound is not None:
+            bound.apply_defaults()
+            found = lookup(table, tuple(bound.arguments.values()))
+            if found is not None:
+                return found
+        if isinstance(own, CheckFailed):
+            raise own
+        return own(*args, **kwargs)
+
+    stand_in.__name__ = stand_in.__qualname__ = name
+    return stand_in
+
+
+def lookup(table: Table, values: tuple) -> torch.Tensor | None:
+    """A copy of the output for these arguments, or None.
+
+    A tensor argument matches its entry when equal, or when it repeats the entry's single
+    row (a probe's `logits.expand(draws, -1)`); the output's row is then repeated as often.
+    """
+    for inputs, output in table:
+        if len(inputs) != len(values):
+            continue
+        rows = 0
+        for value, key in zip(values, inputs, strict=True):
+            if not isinstance(key, torch.Tensor):
+                if isinstance(value, torch.Tensor) or value != key:
+                    break
+                continue
+            found = rows_matched(value, key)
+            if found is None:
+                break
+            rows = rows or found
+        else:
+            return output.expand(rows, *output.shape[1:]).clone() if rows else output.clone()
+    return None
+
+
+def rows_matched(value, key: torch.Tensor) -> int | None:
+    """None if `value` is not `key`; 0 if it equals it; n if it is `key`'s one row n times."""
+    if not isinstance(value, torch.Tensor) or value.dtype != key.dtype:
+        return None
+    if value.shape == key.shape:
+        return 0 if torch.equal(value, key) else None
+    repeated = key.dim() == value.dim() > 0 and key.shape[0] == 1 < value.shape[0]
+    if repeated and value.shape[1:] == key.shape[1:] and bool((value == key).all()):
+        return value.shape[0]
+    return None
