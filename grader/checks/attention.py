@@ -1,7 +1,8 @@
 """Chapter 2, attention: RoPE, GQA and the attention module against transformers' Llama code.
 
 Every item grades one function: where the learner's code calls another function of the
-chapter, the item binds that name to the reference (`grader.reference`) while it runs.
+chapter, the item lends HF's results for the calls it foresees (`lend_*` below, and
+`grader.probes.lending`), and the learner's own function answers any other call.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import torch
 from hypothesis import strategies as st
 
 from grader import reference
-from grader.chapters import one_line
 from grader.compare import (
     Tolerance,
     describe,
@@ -23,6 +23,23 @@ from grader.compare import (
     is_close,
     per_case,
 )
+from grader.probes.attention import (
+    FUNCTIONS,
+    PROJECTIONS,
+    build_attention,
+    call_attention,
+    probe_apply_rope,
+    probe_inv_freq,
+    probe_module,
+    probe_permute,
+    probe_repeat_kv,
+    probe_rope_cos_sin,
+    probe_rope_properties,
+    probe_rotate_half,
+    probe_sdpa,
+    probe_sdpa_properties,
+)
+from grader.probes.lending import LENT
 from grader.registry import Case, CheckFailed, Item, Output, register
 
 CHAPTER = "attention"
@@ -54,8 +71,7 @@ HINTS = {
     "weights_dtype": "Return the queries' dtype: compute the softmax in float32, then cast.",
     "module": "Project, split heads (view, then transpose(1, 2)), rotate q and k, attend "
     "causally, merge heads (transpose back, reshape) and apply o_proj.",
-    "projections": "Name the projections q_proj, k_proj, v_proj, o_proj, bias-free, with "
-    "k_proj and v_proj of num_kv_heads * head_dim outputs.",
+    "projections": PROJECTIONS,
     "llama3": "Keep fast pairs (wavelen < original / high_freq_factor), divide slow pairs "
     "(wavelen > original / low_freq_factor) by factor, interpolate in between.",
     "permute": "View as (n_heads, head_dim // 2, 2, in), swap axes 1 and 2, reshape back; "
@@ -128,10 +144,6 @@ def rotate_case(seed: int, shape: tuple[int, ...], half: int) -> Case:
     return {"x": randn(torch.Generator().manual_seed(seed), *shape, 2 * half)}
 
 
-def probe_rotate_half(impl, case: Case) -> Output:
-    return {"y": impl.rotate_half(case["x"])}
-
-
 def verify_rotate_half(case: Case, output: Output) -> None:
     x = case["x"]
     x1, x2 = x.chunk(2, dim=-1)
@@ -165,11 +177,6 @@ positions_cases = st.builds(
     theta=st.sampled_from(THETAS),
     start=st.integers(0, 4096),
 )
-
-
-def probe_rope_cos_sin(impl, case: Case) -> Output:
-    cos, sin = impl.rope_cos_sin(case["position_ids"], case["head_dim"], case["theta"])
-    return {"cos": cos, "sin": sin}
 
 
 def cos_sin_variants(case: Case) -> Iterator[tuple[str, object]]:
@@ -239,12 +246,6 @@ def qk_cases(dtypes) -> st.SearchStrategy:
     )
 
 
-def probe_apply_rope(impl, case: Case) -> Output:
-    with impl.substituted({"rotate_half": reference.rotate_half}):
-        q, k = impl.apply_rope(case["q"], case["k"], case["cos"], case["sin"])
-    return {"q": q, "k": k}
-
-
 def verify_apply_rope(case: Case, output: Output) -> None:
     q, k, cos, sin = case["q"], case["k"], case["cos"], case["sin"]
     expected_q, expected_k = reference.apply_rope(q, k, cos, sin)
@@ -276,20 +277,6 @@ def rope_property_case(
         "shift": shift,
         "theta": theta,
     }
-
-
-def probe_rope_properties(impl, case: Case) -> Output:
-    q, k, positions, dim = case["q"], case["k"], case["positions"], case["q"].shape[-1]
-
-    def rotated(position_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        cos, sin = impl.rope_cos_sin(position_ids, dim, case["theta"])
-        return impl.apply_rope(q, k, cos, sin)
-
-    with impl.substituted({"rotate_half": reference.rotate_half}):  # graded on its own
-        q1, k1 = rotated(positions)
-        q2, k2 = rotated(positions + case["shift"])
-        q0, _ = rotated(torch.zeros_like(positions))
-    return {"q1": q1, "k1": k1, "q2": q2, "k2": k2, "q0": q0}
 
 
 def verify_rope_properties(case: Case, output: Output) -> None:
@@ -329,10 +316,6 @@ def verify_rope_properties(case: Case, output: Output) -> None:
 def kv_case(seed: int, batch: int, kv_heads: int, n_rep: int, seq: int, dim: int) -> Case:
     g = torch.Generator().manual_seed(seed)
     return {"x": randn(g, batch, kv_heads, seq, dim), "n_rep": n_rep}
-
-
-def probe_repeat_kv(impl, case: Case) -> Output:
-    return {"y": impl.repeat_kv(case["x"], case["n_rep"])}
 
 
 def verify_repeat_kv(case: Case, output: Output) -> None:
@@ -400,15 +383,6 @@ attention_cases = st.builds(
     causal=st.booleans(),
     padded=st.booleans(),
 )
-
-
-def probe_sdpa(impl, case: Case) -> Output:
-    padding = {"attention_mask": case["attention_mask"]} if "attention_mask" in case else {}
-    with impl.substituted({"repeat_kv": reference.repeat_kv}):
-        out = impl.scaled_dot_product_attention(
-            case["q"], case["k"], case["v"], case["is_causal"], **padding
-        )
-    return {"out": out}
 
 
 def attention_variant(
@@ -501,20 +475,6 @@ def property_case(seed: int, batch: int, kv_heads: int, n_rep: int, seq: int, cu
     k2[..., cut + 1 :, :] = randn(g, *k2[..., cut + 1 :, :].shape)
     v2[..., cut + 1 :, :] = randn(g, *v2[..., cut + 1 :, :].shape)
     return {**case, "one_hot": one_hot.contiguous(), "k2": k2, "v2": v2, "cut": cut}
-
-
-def probe_sdpa_properties(impl, case: Case) -> Output:
-    q, k, v, n_rep = case["q"], case["k"], case["v"], case["q"].shape[1] // case["k"].shape[1]
-    with impl.substituted({"repeat_kv": reference.repeat_kv}):
-        sdpa = impl.scaled_dot_product_attention
-        return {
-            "weights": sdpa(q, k, case["one_hot"], True),
-            "out": sdpa(q, k, v, True),
-            "out_future_changed": sdpa(q, case["k2"], case["v2"], True),
-            "out_heads_expanded": sdpa(
-                q, k.repeat_interleave(n_rep, 1), v.repeat_interleave(n_rep, 1), True
-            ),
-        }
 
 
 def verify_sdpa_properties(case: Case, output: Output) -> None:
@@ -610,50 +570,12 @@ def module_cases(dtypes) -> st.SearchStrategy:
     )
 
 
-def build_attention(cls, case: Case) -> torch.nn.Module:
-    """The class built with the case's shapes, cast to its dtype, loaded with its weights."""
-    module = cls(
-        case["hidden_size"], case["num_heads"], case["num_kv_heads"], rope_theta=case["rope_theta"]
-    )
-    module.to(case["x"].dtype)
-    try:
-        module.load_state_dict(case["state_dict"])
-    except RuntimeError as error:
-        raise CheckFailed(
-            f"a LlamaAttention state_dict does not load into Attention ({one_line(error, 120)}). "
-            + HINTS["projections"]
-        ) from None
-    return module
-
-
-def call_attention(module: torch.nn.Module, case: Case) -> torch.Tensor:
-    """The module on the case's input, with the position ids and mask the case has, by keyword."""
-    given = {name: case[name] for name in ("position_ids", "attention_mask") if name in case}
-    with torch.no_grad():
-        return module(case["x"], **given)
-
-
 def real_tokens(case: Case, output: torch.Tensor) -> torch.Tensor:
     """The output with zeros at padding positions, where HF's output is not defined."""
     if "attention_mask" not in case:
         return output
     keep = case["attention_mask"].bool()[..., None]
     return torch.where(keep, output, torch.zeros((), dtype=output.dtype))
-
-
-FUNCTIONS = (
-    "rotate_half",
-    "rope_cos_sin",
-    "apply_rope",
-    "repeat_kv",
-    "scaled_dot_product_attention",
-)
-
-
-def probe_module(impl, case: Case) -> Output:
-    """The learner's Attention, with the chapter's functions bound to the reference."""
-    with impl.substituted({name: getattr(reference, name) for name in FUNCTIONS}):
-        return {"y": call_attention(build_attention(impl.Attention, case), case)}
 
 
 def module_mistakes(case: Case) -> Iterator[tuple[str, object]]:
@@ -710,10 +632,6 @@ def llama3_case(
 
 
 LLAMA_3_1 = llama3_case(64, 500000.0, 8.0, 1.0, 3.0, 8192)
-
-
-def probe_inv_freq(impl, case: Case) -> Output:
-    return {"inv_freq": impl.inv_freq(case["head_dim"], case["rope_parameters"])}
 
 
 def verify_inv_freq(case: Case, output: Output) -> None:
@@ -785,13 +703,6 @@ def meta_attention(case: Case) -> torch.Tensor:
     return out.transpose(1, 2).reshape(batch, seq, -1) @ case["wo"].T
 
 
-def probe_permute(impl, case: Case) -> Output:
-    return {
-        "q_proj": impl.permute(case["wq"], case["num_heads"]),
-        "k_proj": impl.permute(case["wk"], case["num_kv_heads"]),
-    }
-
-
 def verify_permute(case: Case, output: Output) -> None:
     expect_like(output["q_proj"], case["wq"], "permute(wq, num_heads)", HINTS["permute"])
     expect_like(output["k_proj"], case["wk"], "permute(wk, num_kv_heads)", HINTS["permute"])
@@ -812,6 +723,62 @@ def verify_permute(case: Case, output: Output) -> None:
         "LlamaAttention on your converted weights, against Meta's attention on the originals,",
         lambda: HINTS["permute"],
     )
+
+
+# ---- what the items lend: HF's results on the inputs the learner's code passes ---------------
+
+
+def lend_rotate_half(case: Case) -> Case:
+    """The case, with HF's rotate_half of its q and k (what apply_rope rotates)."""
+    return {**case, LENT: {"rotate_half": [((t,), reference.rotate_half(t)) for t in qk(case)]}}
+
+
+def qk(case: Case) -> tuple[torch.Tensor, torch.Tensor]:
+    return case["q"], case["k"]
+
+
+def lend_repeat_kv(case: Case) -> Case:
+    """The case, with HF's repeat_kv of each key and value tensor the probe passes attention
+    (and of the properties item's keys and values expanded already, with n_rep 1)."""
+    n_rep = case["q"].shape[1] // case["k"].shape[1]
+    grouped = [(case[name], n_rep) for name in ("k", "v", "one_hot", "k2", "v2") if name in case]
+    if "one_hot" in case:  # the properties item
+        grouped += [(case[name].repeat_interleave(n_rep, 1), 1) for name in ("k", "v")]
+    table = [((t, n), reference.repeat_kv(t, n)) for t, n in grouped]
+    return {**case, LENT: {"repeat_kv": table}}
+
+
+def lend_functions(case: Case) -> Case:
+    """The case, with HF's results of the five functions along the module's way: projections
+    split into heads, cos and sin of the positions (those given, else 0..S-1 per row or once),
+    cast to the input's dtype or not, rotated q and k, their repeated heads, attention."""
+    x, weights, mask = case["x"], case["state_dict"], case.get("attention_mask")
+    batch, seq, hidden = x.shape
+    dim, theta = hidden // case["num_heads"], case["rope_theta"]
+    n_rep = case["num_heads"] // case["num_kv_heads"]
+
+    def split(name: str) -> torch.Tensor:
+        projected = torch.nn.functional.linear(x, weights[f"{name}.weight"])
+        return projected.view(batch, seq, -1, dim).transpose(1, 2)
+
+    q, k, v = split("q_proj"), split("k_proj"), split("v_proj")
+    given = case.get("position_ids")
+    positions = [given] if given is not None else [torch.arange(seq).expand(batch, -1)]
+    positions += [torch.arange(seq)[None]] if given is None and batch > 1 else []
+    tables: dict[str, list] = {name: [] for name in FUNCTIONS}
+    tables["rotate_half"] = [((t,), reference.rotate_half(t)) for t in (q, k)]
+    for position_ids in positions:
+        cos, sin = reference.rope_cos_sin(position_ids, dim, theta)
+        tables["rope_cos_sin"].append(((position_ids, dim, theta), (cos, sin)))
+        if cos.dtype != x.dtype:  # not cast: HF's apply_rope then returns float32
+            tables["apply_rope"].append(((q, k, cos, sin), reference.apply_rope(q, k, cos, sin)))
+        cos, sin = cos.to(x.dtype), sin.to(x.dtype)
+        rotated_q, rotated_k = reference.apply_rope(q, k, cos, sin)
+        tables["apply_rope"].append(((q, k, cos, sin), (rotated_q, rotated_k)))
+        tables["repeat_kv"] += [((t, n_rep), reference.repeat_kv(t, n_rep)) for t in (rotated_k, v)]
+        out = reference.scaled_dot_product_attention(rotated_q, rotated_k, v, True, mask)
+        tables["scaled_dot_product_attention"].append(((rotated_q, rotated_k, v, True, mask), out))
+    return {**case, LENT: tables}
 
 
 # ---- the graded items -----------------------------------------------------------------------
@@ -854,8 +821,8 @@ register(
         title="apply_rope equals apply_rotary_pos_emb in float32, bfloat16 and float16",
         probe=probe_apply_rope,
         verify=verify_apply_rope,
-        examples=lambda: [qk_case(0, 2, 2, 2, 5, 4, torch.float32)],
-        strategy=qk_cases(list(TOLERANCES)),
+        examples=lambda: [lend_rotate_half(qk_case(0, 2, 2, 2, 5, 4, torch.float32))],
+        strategy=qk_cases(list(TOLERANCES)).map(lend_rotate_half),
     ),
     Item(
         "attention_rope_properties",
@@ -865,8 +832,9 @@ register(
         probe=probe_rope_properties,
         verify=verify_rope_properties,
         examples=lambda: [
-            rope_property_case(0, 6, 8, 3, 50, 10000.0),
-            rope_property_case(1, 3, 4, 0, 0, 500000.0),  # at 0..2 only: q0 is the identity
+            lend_rotate_half(rope_property_case(0, 6, 8, 3, 50, 10000.0)),
+            # at 0..2 only: q0 is the identity
+            lend_rotate_half(rope_property_case(1, 3, 4, 0, 0, 500000.0)),
         ],
         strategy=st.builds(
             rope_property_case,
@@ -876,7 +844,7 @@ register(
             st.integers(0, 512),
             st.integers(0, 512),
             st.sampled_from(THETAS),
-        ),
+        ).map(lend_rotate_half),
     ),
     Item(
         "attention_repeat_kv",
@@ -904,12 +872,15 @@ register(
         probe=probe_sdpa,
         verify=verify_sdpa,
         examples=lambda: [
-            attention_case(0, 2, 2, 2, 6, 0, 8, True),
-            attention_case(1, 1, 1, 3, 4, 3, 8, False),
-            attention_case(2, 2, 2, 2, 6, 0, 8, True, padded=True),
-            attention_case(3, 2, 1, 2, 4, 2, 8, False, padded=True),
+            lend_repeat_kv(case)
+            for case in (
+                attention_case(0, 2, 2, 2, 6, 0, 8, True),
+                attention_case(1, 1, 1, 3, 4, 3, 8, False),
+                attention_case(2, 2, 2, 2, 6, 0, 8, True, padded=True),
+                attention_case(3, 2, 1, 2, 4, 2, 8, False, padded=True),
+            )
         ],
-        strategy=attention_cases,
+        strategy=attention_cases.map(lend_repeat_kv),
     ),
     Item(
         "attention_sdpa_properties",
@@ -918,7 +889,7 @@ register(
         title="weights sum to 1, the future is invisible, GQA equals MHA on expanded heads",
         probe=probe_sdpa_properties,
         verify=verify_sdpa_properties,
-        examples=lambda: [property_case(0, 1, 2, 2, 6, 2)],
+        examples=lambda: [lend_repeat_kv(property_case(0, 1, 2, 2, 6, 2))],
         strategy=st.builds(
             property_case,
             seeds,
@@ -927,7 +898,7 @@ register(
             st.integers(1, 3),
             st.integers(2, 12),
             st.integers(0, 11),
-        ),
+        ).map(lend_repeat_kv),
     ),
     Item(
         "attention_module",
@@ -937,10 +908,10 @@ register(
         probe=probe_module,
         verify=verify_module,
         examples=lambda: [
-            module_case(0, 2, 4, 2, 8, 6, 500000.0, positions, torch.float32)
+            lend_functions(module_case(0, 2, 4, 2, 8, 6, 500000.0, positions, torch.float32))
             for positions in POSITIONS
         ],
-        strategy=module_cases([torch.float32]),
+        strategy=module_cases([torch.float32]).map(lend_functions),
     ),
     Item(
         "attention_module_half",
@@ -950,10 +921,10 @@ register(
         probe=probe_module,
         verify=verify_module,
         examples=lambda: [
-            module_case(0, 2, 4, 2, 8, 6, 10000.0, positions, dtype)
+            lend_functions(module_case(0, 2, 4, 2, 8, 6, 10000.0, positions, dtype))
             for dtype, positions in ((torch.bfloat16, "gaps"), (torch.float16, "padded"))
         ],
-        strategy=module_cases([torch.bfloat16, torch.float16]),
+        strategy=module_cases([torch.bfloat16, torch.float16]).map(lend_functions),
     ),
     Item(
         "attention_inv_freq",

@@ -18,7 +18,7 @@ import torch
 from grader.registry import CheckFailed
 
 # (the arguments in the order and with the defaults of the function's signature, its output)
-Table = Sequence[tuple[tuple, torch.Tensor]]
+Table = Sequence[tuple[tuple, torch.Tensor | tuple[torch.Tensor, ...]]]
 LENT = "lent"  # the key of a case's tables, by function name
 
 
@@ -69,8 +69,15 @@ def lookup(table: Table, values: tuple) -> torch.Tensor | None:
                 break
             rows = rows or found
         else:
-            return output.expand(rows, *output.shape[1:]).clone() if rows else output.clone()
+            return copied(output, rows)
     return None
+
+
+def copied(output, rows: int):
+    """A copy of an output (a tensor or a tuple of them), its one row repeated `rows` times."""
+    if isinstance(output, tuple):
+        return tuple(copied(part, rows) for part in output)
+    return output.expand(rows, *output.shape[1:]).clone() if rows else output.clone()
 
 
 def rows_matched(value, key: torch.Tensor) -> int | None:

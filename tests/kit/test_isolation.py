@@ -45,7 +45,7 @@ ANSWER_KEY = {
     "proc_root": ("rmsnorm", "opened"),
 }
 HONEST_CHAPTERS = ("rmsnorm", "attention", "sampling")
-CLEAN_CHAPTERS = ("rmsnorm", "sampling")  # whose probes are all in grader.probes
+CLEAN_CHAPTERS = ("rmsnorm", "attention", "sampling")  # whose probes are all in grader.probes
 
 
 def shmem_mib() -> int:
