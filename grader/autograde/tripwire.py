@@ -41,7 +41,7 @@ import torch
 
 import grader
 from grader import chapters
-from grader.autograde.worker import ANSWER_PACKAGES, answer_paths
+from grader.autograde.worker import ANSWER_PACKAGES, package_paths
 
 GRADER = Path(grader.__file__).parent
 # Files of those packages a student may call: config classes and the lazy `from transformers
@@ -84,7 +84,7 @@ def full_path(path: str | bytes) -> str:
 
 def answer_roots() -> tuple[str, ...]:
     """Where the code that computes answers lives: the packages, the kit's checks and references."""
-    roots = [path + os.sep for path in answer_paths()]
+    roots = [path + os.sep for path in package_paths(ANSWER_PACKAGES)]
     roots += [str(GRADER / "reference.py"), str(GRADER / "checks") + os.sep]
     roots += [str(GRADER / "zoo") + os.sep, str(GRADER.parent / "solutions") + os.sep]
     return tuple(roots)

@@ -59,8 +59,12 @@ MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 32, 4096, 0x4000, 1 << 1
 GRADER = Path(__file__).resolve().parent.parent
 NOBODY = 65534
 SETUP_FAILED = 75  # a child's exit status when its slate could not be set up (EX_TEMPFAIL)
-# Packages whose code computes answers: transformers' modules, peft's LoRA, the tokenizers.
-ANSWER_PACKAGES = ("transformers", "peft", "tokenizers", "sentencepiece")
+# Packages whose code computes answers, and that no chapter's learner calls (the tripwire
+# watches calls into them)...
+ANSWER_PACKAGES = ("transformers", "peft")
+# ...and the tokenizer libraries, which answer chapter 8 but which its learners train with. A
+# clean child, which runs no chapter that uses them, has none of them.
+HIDDEN_PACKAGES = (*ANSWER_PACKAGES, "tokenizers", "sentencepiece")
 # All a clean child may read of the kit: the package's loaders, the sandbox and the probes.
 KIT_KEPT = ("__init__.py", "chapters.py", "registry.py", "runner.py", "profiles.py")
 KIT_KEPT += ("autograde", "probes")
@@ -82,7 +86,7 @@ def main() -> None:
     import grader.runner  # noqa: F401  (the probes' caller: hypothesis, once here)
 
     below_tmp()  # found once here, where every child inherits them, not per submission
-    answer_paths()
+    package_paths(HIDDEN_PACKAGES)
     LIBC.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # a child may not ptrace or read this process
     LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans of a child come back to us
     write_frame(replies, wire.encode({"ready": True}))
@@ -332,16 +336,16 @@ def hide_answer_key() -> None:
         cover(str(root), outermost([*kept, *inside]))
     else:  # an installed kit: the package alone
         cover(str(GRADER), kept)
-    for path in answer_paths():  # an empty folder would import as a namespace package
+    for path in package_paths(HIDDEN_PACKAGES):  # an empty folder imports as a namespace package
         refusal = f"raise ModuleNotFoundError({NOT_HERE!r}, name=__name__)\n"
         cover(path, files={"__init__.py": refusal} if not path.endswith(".libs") else None)
 
 
 @functools.cache
-def answer_paths() -> list[str]:
-    """Where `ANSWER_PACKAGES` are installed, with their bundled libraries (found, not imported)."""
+def package_paths(names: tuple[str, ...]) -> list[str]:
+    """Where these packages are installed, with their bundled libraries (found, not imported)."""
     paths = []
-    for name in ANSWER_PACKAGES:
+    for name in names:
         spec = importlib.util.find_spec(name)
         if spec is not None:
             for location in spec.submodule_search_locations or ():  # packages, all of them

@@ -19,11 +19,11 @@ from grader.autograde.grade import FLAGGED, GRADED, Grader
 from grader.autograde.sandbox import Limits, isolation
 from grader.autograde.submissions import Submission
 from grader.autograde.worker import (
-    ANSWER_PACKAGES,
-    answer_paths,
+    HIDDEN_PACKAGES,
     below_tmp,
     clean_slate,
     import_paths,
+    package_paths,
 )
 from grader.chapters import EXERCISES, SOLUTIONS
 from grader.zoo import ZOO
@@ -44,7 +44,7 @@ ANSWER_KEY = {
     "remove_tripwire": ("rmsnorm", "sys.setprofile"),
     "proc_root": ("rmsnorm", "opened"),
 }
-HONEST_CHAPTERS = ("rmsnorm", "attention", "sampling")
+HONEST_CHAPTERS = ("rmsnorm", "attention", "sampling", "tokenizer")  # tokenizer: uses sentencepiece
 CLEAN_CHAPTERS = ("rmsnorm", "attention", "sampling")  # whose probes are all in grader.probes
 
 
@@ -216,11 +216,11 @@ if _held:
 def test_a_clean_chapters_child_holds_no_answer_key(grader, chapter):
     """Issue 12, 4: nothing in the process that runs the student's code computes an answer,
     can be imported or can be read (trying is flagged, and earns nothing)."""
-    modules = [*ANSWER_PACKAGES, "grader.checks", "grader.reference", "grader.zoo"]
+    modules = [*HIDDEN_PACKAGES, "grader.checks", "grader.reference", "grader.zoo"]
     root = SOLUTIONS.parent
     paths = [str(SOLUTIONS / f"{chapter}.py"), str(root / "grader" / "checks"), str(ZOO)]
     paths += [str(root / "grader" / "reference.py"), str(root / "tests"), str(root / "benchmarks")]
-    paths += [f"{path}/__pycache__" for path in answer_paths()]
+    paths += [f"{path}/__pycache__" for path in package_paths(HIDDEN_PACKAGES)]
     probe = LOOK_FOR_THE_KEY.format(modules=modules, paths=paths)
     source = (SOLUTIONS / f"{chapter}.py").read_text() + probe
     outcome = grader.grade(submission("keyless", chapter, source))
