@@ -363,7 +363,7 @@ def run(
         else:
             todo.append((number, submission))
     if todo:
-        grader.warm()  # the workers import torch and the checks while the cases are drawn
+        grader.warm()  # the workers import torch while the cases are drawn
     grader.prepare({s.chapter for _, s in todo if s.chapter in CHAPTERS})
     progress(len(outcomes))  # the reused ones
     with ThreadPoolExecutor(grader.jobs) as pool:

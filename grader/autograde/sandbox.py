@@ -186,7 +186,7 @@ class Worker:
                 self.stop()
 
     def start(self) -> None:
-        """Start the worker and wait until it has imported everything."""
+        """Start the worker and wait until it has imported torch and the loaders."""
         self.launch()
         self._receive(time.monotonic() + STARTUP)  # {"ready": True}
 
