@@ -34,6 +34,7 @@ from grader.autograde import wire
 from grader.autograde.cohort import mistake
 from grader.autograde.sandbox import Isolation, Limits, Worker
 from grader.autograde.submissions import Submission, cell_at
+from grader.autograde.worker import is_clean
 from grader.chapters import CHAPTERS
 from grader.compare import remembering
 from grader.registry import CheckFailed, Item
@@ -233,9 +234,8 @@ class Grader:
             warnings.simplefilter("ignore")
             drawn = {item.grade_id: draw_cases(item, self.key, self.examples) for item in items}
         probes = {i.grade_id: f"{i.probe.__module__}:{i.probe.__qualname__}" for i in items}
-        clean = all(location.startswith("grader.probes.") for location in probes.values())
         request = {"kind": "cases", "chapter": chapter, "cases": drawn}
-        return wire.encode({**request, "probes": probes, "clean": clean})
+        return wire.encode({**request, "probes": probes, "clean": is_clean(probes)})
 
     def grade(self, submission: Submission) -> Outcome:
         """Run one submission in a worker and score it."""

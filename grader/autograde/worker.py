@@ -69,6 +69,7 @@ HIDDEN_PACKAGES = (*ANSWER_PACKAGES, "tokenizers", "sentencepiece")
 KIT_KEPT = ("__init__.py", "chapters.py", "registry.py", "runner.py", "profiles.py")
 KIT_KEPT += ("autograde", "probes")
 NOT_HERE = "kit grade runs your code without transformers, peft or the tokenizers"
+PROBES = "grader.probes"  # the package of probes a clean chapter's child imports
 STARTUP = 300.0  # seconds for a worker, or its zygote, to import what it needs
 
 
@@ -86,7 +87,8 @@ def main() -> None:
     import grader.runner  # noqa: F401  (the probes' caller: hypothesis, once here)
 
     below_tmp()  # found once here, where every child inherits them, not per submission
-    package_paths(HIDDEN_PACKAGES)
+    package_paths(HIDDEN_PACKAGES)  # what a clean child's slate covers
+    package_paths(ANSWER_PACKAGES)  # what every child's tripwire watches
     LIBC.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # a child may not ptrace or read this process
     LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans of a child come back to us
     write_frame(replies, wire.encode({"ready": True}))
@@ -459,11 +461,16 @@ def probe_all(chapter: str, work: Path, cases: dict) -> bytes:
     return wire.encode({"items": report, "flags": tripwire.flags})
 
 
+def is_clean(probes: Mapping[str, str]) -> bool:
+    """Whether a chapter's probes ("module:function", by grade_id) are all in `grader.probes`."""
+    return all(location.startswith(f"{PROBES}.") for location in probes.values())
+
+
 def probe_named(location: str):
     """The probe at "module:function", from `grader.probes` only."""
     module, _, name = location.partition(":")
-    if not module.startswith("grader.probes."):
-        raise ValueError(f"{location} is not a probe of grader.probes")
+    if not module.startswith(f"{PROBES}."):
+        raise ValueError(f"{location} is not a probe of {PROBES}")
     return getattr(importlib.import_module(module), name)
 
 

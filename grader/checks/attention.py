@@ -39,7 +39,7 @@ from grader.probes.attention import (
     probe_sdpa,
     probe_sdpa_properties,
 )
-from grader.probes.lending import LENT
+from grader.probes.lending import LENT, entry
 from grader.registry import Case, CheckFailed, Item, Output, register
 
 CHAPTER = "attention"
@@ -730,11 +730,8 @@ def verify_permute(case: Case, output: Output) -> None:
 
 def lend_rotate_half(case: Case) -> Case:
     """The case, with HF's rotate_half of its q and k (what apply_rope rotates)."""
-    return {**case, LENT: {"rotate_half": [((t,), reference.rotate_half(t)) for t in qk(case)]}}
-
-
-def qk(case: Case) -> tuple[torch.Tensor, torch.Tensor]:
-    return case["q"], case["k"]
+    table = [entry(reference.rotate_half, case[name]) for name in ("q", "k")]
+    return {**case, LENT: {"rotate_half": table}}
 
 
 def lend_repeat_kv(case: Case) -> Case:
@@ -744,7 +741,7 @@ def lend_repeat_kv(case: Case) -> Case:
     grouped = [(case[name], n_rep) for name in ("k", "v", "one_hot", "k2", "v2") if name in case]
     if "one_hot" in case:  # the properties item
         grouped += [(case[name].repeat_interleave(n_rep, 1), 1) for name in ("k", "v")]
-    table = [((t, n), reference.repeat_kv(t, n)) for t, n in grouped]
+    table = [entry(reference.repeat_kv, t, n) for t, n in grouped]
     return {**case, LENT: {"repeat_kv": table}}
 
 
@@ -766,18 +763,20 @@ def lend_functions(case: Case) -> Case:
     positions = [given] if given is not None else [torch.arange(seq).expand(batch, -1)]
     positions += [torch.arange(seq)[None]] if given is None and batch > 1 else []
     tables: dict[str, list] = {name: [] for name in FUNCTIONS}
-    tables["rotate_half"] = [((t,), reference.rotate_half(t)) for t in (q, k)]
+    tables["rotate_half"] = [entry(reference.rotate_half, t) for t in (q, k)]
     for position_ids in positions:
-        cos, sin = reference.rope_cos_sin(position_ids, dim, theta)
-        tables["rope_cos_sin"].append(((position_ids, dim, theta), (cos, sin)))
+        row = entry(reference.rope_cos_sin, position_ids, dim, theta)
+        tables["rope_cos_sin"].append(row)
+        cos, sin = row[1]
         if cos.dtype != x.dtype:  # not cast: HF's apply_rope then returns float32
-            tables["apply_rope"].append(((q, k, cos, sin), reference.apply_rope(q, k, cos, sin)))
-        cos, sin = cos.to(x.dtype), sin.to(x.dtype)
-        rotated_q, rotated_k = reference.apply_rope(q, k, cos, sin)
-        tables["apply_rope"].append(((q, k, cos, sin), (rotated_q, rotated_k)))
-        tables["repeat_kv"] += [((t, n_rep), reference.repeat_kv(t, n_rep)) for t in (rotated_k, v)]
-        out = reference.scaled_dot_product_attention(rotated_q, rotated_k, v, True, mask)
-        tables["scaled_dot_product_attention"].append(((rotated_q, rotated_k, v, True, mask), out))
+            tables["apply_rope"].append(entry(reference.apply_rope, q, k, cos, sin))
+        row = entry(reference.apply_rope, q, k, cos.to(x.dtype), sin.to(x.dtype))
+        tables["apply_rope"].append(row)
+        rotated_q, rotated_k = row[1]
+        tables["repeat_kv"] += [entry(reference.repeat_kv, t, n_rep) for t in (rotated_k, v)]
+        tables["scaled_dot_product_attention"].append(
+            entry(reference.scaled_dot_product_attention, rotated_q, rotated_k, v, True, mask)
+        )
     return {**case, LENT: tables}
 
 

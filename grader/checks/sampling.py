@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from grader import reference
 from grader.compare import Tolerance, describe, expect_close, expect_like, is_close
-from grader.probes.lending import LENT
+from grader.probes.lending import LENT, entry
 from grader.probes.sampling import (
     BOUNDARY,
     DRAWS,
@@ -343,12 +343,12 @@ def sample_case(
     return with_lent_filters({**case, "temperature": temperature, "top_k": top_k, "top_p": top_p})
 
 
-# What each filter of `sample_next_token` computes, with the case's setting, as HF does it: the
-# arguments as the exercise's signature binds them (defaults included), and the filter.
+# Each filter of `sample_next_token`: the case's setting it takes, and HF's filter called with
+# the arguments the exercise's signature binds (the setting, then the defaults).
 FILTERS = {
-    "apply_temperature": ("temperature", lambda x, t: (x, t), reference.apply_temperature),
-    "top_k_filter": ("top_k", lambda x, k: (x, k, NEG_INF), reference.top_k_filter),
-    "top_p_filter": ("top_p", lambda x, p: (x, p, 1, NEG_INF), reference.top_p_filter),
+    "apply_temperature": ("temperature", lambda x, t: entry(reference.apply_temperature, x, t)),
+    "top_k_filter": ("top_k", lambda x, k: entry(reference.top_k_filter, x, k, NEG_INF)),
+    "top_p_filter": ("top_p", lambda x, p: entry(reference.top_p_filter, x, p, 1, NEG_INF)),
 }
 
 
@@ -356,13 +356,12 @@ def with_lent_filters(case: Case) -> Case:
     """The case, with HF's filters on its logits and on what any order of them (each at most
     once) makes of them: what a sampler may pass them (`grader.probes.lending`)."""
     tables: dict[str, list] = {name: [] for name in FILTERS}
-    settings = {name: case[key] for name, (key, _, _) in FILTERS.items() if case[key] is not None}
+    settings = {name: case[key] for name, (key, _) in FILTERS.items() if case[key] is not None}
 
     def walk(logits: torch.Tensor, used: frozenset) -> None:
         for name in [name for name in settings if name not in used]:
-            _, arguments, hf = FILTERS[name]
-            filtered = hf(logits, settings[name])
-            tables[name].append((arguments(logits, settings[name]), filtered))
+            arguments, filtered = FILTERS[name][1](logits, settings[name])
+            tables[name].append((arguments, filtered))
             walk(filtered, used | {name})
 
     walk(case["logits"], frozenset())
@@ -476,14 +475,14 @@ def greedy_case(seed: int, batch: int, vocab: int) -> Case:
     logits = torch.randn(batch, vocab, generator=g)
     top = logits.argmax(-1, keepdim=True)
     logits.scatter_(-1, top, logits.max(-1, keepdim=True).values + 0.5)
-    cold = ((logits, 0.01), reference.apply_temperature(logits, 0.01))  # as the probe draws
+    cold = entry(reference.apply_temperature, logits, 0.01)  # as the probe draws
     return {"logits": logits, LENT: {"apply_temperature": [cold]}}
 
 
 def meta_case(case: Case) -> Case:
     """A top-p case, with HF's top_p_filter on what the probe passes meta_top_p_filter."""
     table = [
-        ((logits, top_p, 1, NEG_INF), reference.top_p_filter(logits, top_p))
+        entry(reference.top_p_filter, logits, top_p, 1, NEG_INF)
         for logits, top_p in ((case["logits"], case["top_p"]), (BOUNDARY, 0.5))
     ]
     return {**case, LENT: {"top_p_filter": table}}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -20,6 +21,12 @@ from grader.registry import CheckFailed
 # (the arguments in the order and with the defaults of the function's signature, its output)
 Table = Sequence[tuple[tuple, torch.Tensor | tuple[torch.Tensor, ...]]]
 LENT = "lent"  # the key of a case's tables, by function name
+
+
+def entry(function: Callable, *args) -> tuple[tuple, Any]:
+    """A table's row: these arguments (in the signature's order, defaults included), and what
+    `function` (Hugging Face's, in the check) returns for them."""
+    return args, function(*args)
 
 
 def lent(impl, name: str, signature: Callable, table: Table) -> Callable:
