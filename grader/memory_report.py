@@ -13,7 +13,8 @@ from pathlib import Path
 import torch
 from rich.table import Table
 
-from grader.presets import HF_CONFIGS, hf_config, llama_config
+from grader.presets import HF_CONFIGS
+from grader.probes.config import llama_config
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 LABELS = {"4bit": "4-bit (QLoRA)"}  # NF4 with double quantization, as QLoRA trains
@@ -33,7 +34,7 @@ def gigabytes(n: float) -> str:
 def read_model(model: str, impl, vocab_size: int | None) -> tuple[str, object]:
     """The name and LlamaConfig of a preset, a config.json or a params.json."""
     if model in HF_CONFIGS:
-        return model, hf_config(model)
+        return model, llama_config(HF_CONFIGS[model])
     path = Path(model)
     if not path.is_file():
         raise ValueError(

@@ -61,18 +61,3 @@ PARAMETERS = {
     "llama-3.2-1b": 1_235_814_400,
     "llama-3.2-3b": 3_212_749_824,
 }
-
-
-def llama_config(values: dict, **overrides):
-    """A transformers LlamaConfig from plain values; `rope_theta` becomes `rope_parameters`."""
-    from transformers import LlamaConfig
-
-    values = dict(values)
-    theta = values.pop("rope_theta", 10000.0)
-    parameters = {"rope_type": "default", "rope_theta": theta}
-    return LlamaConfig(**values, rope_parameters=parameters, **overrides)
-
-
-def hf_config(name: str):
-    """The transformers LlamaConfig of a preset."""
-    return llama_config(HF_CONFIGS[name])

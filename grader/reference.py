@@ -16,7 +16,7 @@ import torch
 from transformers import DynamicCache, LlamaConfig
 from transformers.models.llama import modeling_llama as hf
 
-from grader.presets import llama_config
+from grader.probes.config import llama_config
 
 
 def config_for(

@@ -33,6 +33,7 @@ import os
 import resource
 import signal
 import site
+import stat
 import sys
 import tempfile
 import time
@@ -85,10 +86,14 @@ def main() -> None:
     torch.set_num_threads(1)  # one core per child; --jobs sets the parallelism
     warnings.simplefilter("ignore")
     import grader.runner  # noqa: F401  (the probes' caller: hypothesis, once here)
+    from grader.autograde import tripwire
 
     below_tmp()  # found once here, where every child inherits them, not per submission
+    closed_to_nobody()
     package_paths(HIDDEN_PACKAGES)  # what a clean child's slate covers
-    package_paths(ANSWER_PACKAGES)  # what every child's tripwire watches
+    # What every child's tripwire watches: found by `grader.autograde.worker`, which is not
+    # this module (`__main__`) and has a cache of its own.
+    tripwire.answer_roots()
     LIBC.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # a child may not ptrace or read this process
     LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans of a child come back to us
     write_frame(replies, wire.encode({"ready": True}))
@@ -244,8 +249,8 @@ def kill_descendants(spare: int | None = None) -> None:
 
 def processes() -> Iterator[tuple[int, int]]:
     """(pid, parent pid) of every process this one can see in /proc."""
-    for pid, stat in proc_files("stat"):
-        yield pid, int(stat.rsplit(")", 1)[1].split()[1])
+    for pid, line in proc_files("stat"):
+        yield pid, int(line.rsplit(")", 1)[1].split()[1])
 
 
 def proc_files(name: str) -> Iterator[tuple[int, str]]:
@@ -271,6 +276,19 @@ def below_tmp() -> list[str]:
     return outermost(p for p in import_paths() if p.startswith("/tmp/"))
 
 
+@functools.cache
+def closed_to_nobody() -> list[str]:
+    """The outermost folders on the way to `import_paths` that others may not enter (a Python
+    installed below /root): a child that becomes nobody could not import from it."""
+    closed = set()
+    for path in import_paths():
+        for folder in reversed(Path(path).parents):
+            if not os.stat(folder).st_mode & stat.S_IXOTH:
+                closed.add(str(folder))
+                break
+    return outermost(closed)
+
+
 def clean_slate(limits: dict, hide_answers: bool = False) -> None:
     """Own mount and IPC namespaces, a fresh /tmp and /dev/shm: nothing outlives this process.
 
@@ -291,6 +309,9 @@ def clean_slate(limits: dict, hide_answers: bool = False) -> None:
     options = f"size={limits['tmp_size']},mode=1777"
     cover("/tmp", below_tmp(), options, read_only=False)
     cover("/dev/shm", (), options, read_only=False)
+    if uid == 0:  # the child becomes nobody: a folder it may not enter shows only the way in
+        for folder in closed_to_nobody():
+            cover(folder, outermost(p for p in import_paths() if p.startswith(f"{folder}/")))
     if hide_answers:
         hide_answer_key()
     # SysV segments of this namespace: at most the memory limit in all (shmall counts pages).
@@ -423,7 +444,8 @@ def child(request: dict, cases: dict, result_fd: int, limits: dict) -> None:
 def probe_all(chapter: str, work: Path, cases: dict) -> bytes:
     """Import the submission and run every probe on every case; stop an item at its first error.
 
-    A clean chapter's probes are imported by name, and the tripwire only watches for the
+    A clean chapter's probes are imported by name, with the modules they stand in for
+    (`STAND_INS`: a plain `transformers.LlamaConfig`), and the tripwire only watches for the
     answer key being loaded (none of it is, so no call needs profiling).
     """
     from grader import registry
@@ -435,6 +457,9 @@ def probe_all(chapter: str, work: Path, cases: dict) -> bytes:
         grade_id: probe_named(location) if cases["clean"] else registry.get(grade_id).probe
         for grade_id, location in cases["probes"].items()
     }
+    if cases["clean"]:  # what the probes stand in for (`from transformers import LlamaConfig`)
+        for module in {sys.modules[probe.__module__] for probe in probes.values()}:
+            sys.modules.update(getattr(module, "STAND_INS", {}))
     tripwire = Tripwire()
     tripwire.install()  # before the student's first line runs
     try:

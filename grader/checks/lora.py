@@ -492,7 +492,7 @@ def model_case(
 def hf_model(values: dict, seed: int):
     from transformers import LlamaForCausalLM
 
-    from grader.presets import llama_config
+    from grader.probes.config import llama_config
 
     torch.manual_seed(seed)
     return LlamaForCausalLM(llama_config(values, attn_implementation="eager")).eval()

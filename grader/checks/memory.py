@@ -16,7 +16,21 @@ import torch
 from hypothesis import strategies as st
 
 from grader import presets, reference
-from grader.presets import llama_config
+from grader.probes.config import llama_config
+from grader.probes.lending import LENT, entry
+from grader.probes.memory import (
+    FIELDS,
+    probe_bytes_per_parameter,
+    probe_count,
+    probe_ffn,
+    probe_fits,
+    probe_kv_cache,
+    probe_lora,
+    probe_meta_config,
+    probe_quantized,
+    probe_training,
+    probe_weights,
+)
 from grader.registry import Case, CheckFailed, Item, Output, register
 
 CHAPTER = "memory"
@@ -125,15 +139,6 @@ def expect_equal(actual, expected, what: str, hint: str) -> None:
 # ---- Meta's params.json ---------------------------------------------------------------------
 
 
-def probe_ffn(impl, case: Case) -> Output:
-    params = case["params"]
-    return {
-        "value": impl.ffn_hidden_dim(
-            params["dim"], params["multiple_of"], params.get("ffn_dim_multiplier")
-        )
-    }
-
-
 def meta_ffn(params: dict) -> int:
     """The hidden size of Meta's FeedForward (llama/model.py), for drawn params.json values."""
     hidden = int(2 * 4 * params["dim"] / 3)
@@ -166,24 +171,6 @@ def verify_ffn(case: Case, output: Output) -> None:
     arguments = f"{params['dim']}, {params['multiple_of']}, {params.get('ffn_dim_multiplier')}"
     what = f"ffn_hidden_dim({arguments})"
     expect_equal(output["value"], expected, f"{what} for {case.get('name', 'drawn params')}", "ffn")
-
-
-FIELDS = (
-    "hidden_size",
-    "intermediate_size",
-    "num_hidden_layers",
-    "num_attention_heads",
-    "num_key_value_heads",
-    "vocab_size",
-    "rms_norm_eps",
-)
-
-
-def probe_meta_config(impl, case: Case) -> Output:
-    config = impl.config_from_meta_params(case["params"], case["vocab_size"])
-    values = {field: getattr(config, field, None) for field in FIELDS}
-    parameters = getattr(config, "rope_parameters", None) or {}
-    return {**values, "rope_theta": parameters.get("rope_theta")}
 
 
 def verify_meta_config(case: Case, output: Output) -> None:
@@ -242,10 +229,6 @@ def named_params() -> list[Case]:
 # ---- parameters and bytes -------------------------------------------------------------------
 
 
-def probe_count(impl, case: Case) -> Output:
-    return {"count": impl.count_parameters(llama_config(case["config"]))}
-
-
 def hf_count(values: dict) -> int:
     """LlamaForCausalLM's parameters, tied ones once (as num_parameters() counts)."""
     return shared_meta_model(values).num_parameters()
@@ -279,19 +262,9 @@ def verify_count(case: Case, output: Output) -> None:
         expect_equal(output["count"], expected, f"count_parameters for {described(case)}", hint)
 
 
-def probe_bytes_per_parameter(impl, case: Case) -> Output:
-    return {"values": [impl.bytes_per_parameter(dtype) for dtype in case["dtypes"]]}
-
-
 def verify_bytes_per_parameter(case: Case, output: Output) -> None:
     for dtype, value in zip(case["dtypes"], output["values"], strict=True):
-        expected = 0.5 if dtype == "4bit" else torch.empty(0, dtype=dtype).element_size()
-        expect_equal(value, expected, f"bytes_per_parameter({dtype})", "dtype_bytes")
-
-
-def probe_weights(impl, case: Case) -> Output:
-    dtype = getattr(torch, case["dtype"])
-    return {"bytes": impl.weight_memory_bytes(llama_config(case["config"]), dtype)}
+        expect_equal(value, reference_bytes(dtype), f"bytes_per_parameter({dtype})", "dtype_bytes")
 
 
 def verify_weights(case: Case, output: Output) -> None:
@@ -322,14 +295,6 @@ def bnb_layout_bytes(values: dict, blocksize: int, double_quant: bool, compute_d
     return quantized + rest * torch.empty(0, dtype=compute_dtype).element_size()
 
 
-def probe_quantized(impl, case: Case) -> Output:
-    return {
-        "bytes": impl.quantized_weight_memory_bytes(
-            llama_config(case["config"]), 4, case["blocksize"], case["double_quant"], torch.bfloat16
-        )
-    }
-
-
 def verify_quantized(case: Case, output: Output) -> None:
     expected = bnb_layout_bytes(
         case["config"], case["blocksize"], case["double_quant"], torch.bfloat16
@@ -342,14 +307,6 @@ def verify_quantized(case: Case, output: Output) -> None:
 
 
 # ---- LoRA and the cache ---------------------------------------------------------------------
-
-
-def probe_lora(impl, case: Case) -> Output:
-    return {
-        "count": impl.lora_parameter_count(
-            llama_config(case["config"]), case["r"], list(case["targets"])
-        )
-    }
 
 
 def peft_count(values: dict, r: int, targets: list[str]) -> int:
@@ -377,15 +334,6 @@ def lora_case(values: dict, r: int, targets: list[str], name: str | None = None)
     return {"config": values, "r": r, "targets": sorted(set(targets)), "name": name}
 
 
-def probe_kv_cache(impl, case: Case) -> Output:
-    dtype = getattr(torch, case["dtype"])
-    return {
-        "bytes": impl.kv_cache_bytes(
-            llama_config(case["config"]), case["batch"], case["seq"], dtype
-        )
-    }
-
-
 def verify_kv_cache(case: Case, output: Output) -> None:
     """The keys and values HF's DynamicCache actually holds after a forward pass."""
     from transformers import LlamaForCausalLM
@@ -407,20 +355,16 @@ def verify_kv_cache(case: Case, output: Output) -> None:
 # ---- training -------------------------------------------------------------------------------
 
 
+def kv_cache_case(values: dict, batch: int, seq: int, dtype: str) -> Case:
+    case = {"config": values, "batch": batch, "seq": seq, "dtype": dtype}
+    return with_lent(case, *WEIGHT_PARTS)
+
+
 def training_case(values: dict, dtype: str, lora: dict | None, seed: int = 0) -> Case:
-    return {"config": values, "dtype": dtype, "lora": lora, "seed": seed}
-
-
-def probe_training(impl, case: Case) -> Output:
-    config = llama_config(case["config"])
-    dtype = getattr(torch, case["dtype"])
-    one = impl.training_memory(config, dtype, lora=case["lora"], batch_size=1, seq_len=16)
-    two = impl.training_memory(config, dtype, lora=case["lora"], batch_size=2, seq_len=16)
-    fields = ("weights", "gradients", "optimizer_states", "activations")
-    return {
-        **{field: getattr(one, field) for field in fields},
-        "activations_batch_2": two.activations,
-    }
+    case = {"config": values, "dtype": dtype, "lora": lora, "seed": seed}
+    return with_lent(
+        case, *QUANTIZED_PARTS, "quantized_weight_memory_bytes", "lora_parameter_count"
+    )
 
 
 def real_training_bytes(case: Case) -> dict[str, int]:
@@ -481,11 +425,6 @@ def verify_training(case: Case, output: Output) -> None:
         )
 
 
-def probe_fits(impl, case: Case) -> Output:
-    breakdown = impl.MemoryBreakdown(*case["parts"])
-    return {"fits": [impl.fits(breakdown, gpu) for gpu in case["gpus"]]}
-
-
 def verify_fits(case: Case, output: Output) -> None:
     total = sum(case["parts"])
     for gpu, answer in zip(case["gpus"], output["fits"], strict=True):
@@ -497,15 +436,29 @@ def verify_fits(case: Case, output: Output) -> None:
 
 # ---- the parts lent to items that grade another part ---------------------------------------
 
+# What a count depends on: a lent table's config entry, which matches a config with these
+# attributes (`grader.probes.lending`).
 SHAPE_FIELDS = (
     "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
-    "num_key_value_heads", "vocab_size", "tie_word_embeddings",
+    "num_key_value_heads", "vocab_size", "tie_word_embeddings", "head_dim",
 )  # fmt: skip
+EVERY_DTYPE = (*DTYPES, torch.int8, "4bit")
+# The parts lent to the items that grade bytes, and then those that build on the bytes.
+WEIGHT_PARTS = ("count_parameters", "bytes_per_parameter")
+QUANTIZED_PARTS = (*WEIGHT_PARTS, "weight_memory_bytes")
 
 
-def values_of(config) -> dict:
-    """The config's shape fields, as plain values (what the meta-model cache is keyed on)."""
+def config_key(values: dict) -> dict:
+    """The shape fields of the config these values make, as plain values."""
+    config = llama_config(values)
     return {field: getattr(config, field) for field in SHAPE_FIELDS}
+
+
+def reference_ffn(dim: int, multiple_of: int, ffn_dim_multiplier: float | None) -> int:
+    """Meta's FeedForward width, behind the exercise's signature."""
+    return meta_ffn(
+        {"dim": dim, "multiple_of": multiple_of, "ffn_dim_multiplier": ffn_dim_multiplier}
+    )
 
 
 def reference_bytes(dtype) -> float:
@@ -513,41 +466,40 @@ def reference_bytes(dtype) -> float:
     return 0.5 if dtype == "4bit" else torch.empty(0, dtype=dtype).element_size()
 
 
-def reference_quantized(
-    config, bits=4, blocksize=64, double_quant=False, compute_dtype=torch.bfloat16
-) -> int:
+def footprint(values: dict, dtype) -> int:
+    """HF's get_memory_footprint() of the model in dtype."""
+    return shared_meta_model(values, dtype).get_memory_footprint(return_buffers=False)
+
+
+def reference_quantized(values: dict, bits, blocksize, double_quant, compute_dtype) -> int:
     """bitsandbytes' NF4 layout (bits is always 4 here)."""
-    return bnb_layout_bytes(values_of(config), blocksize, double_quant, compute_dtype)
+    return bnb_layout_bytes(values, blocksize, double_quant, compute_dtype)
 
 
-def reference_parts() -> dict:
-    """Hugging Face's, peft's and PyTorch's answers behind the chapter's signatures: bound in
-    for every part an item does not grade, so that one bug costs only its own part's points."""
-    return {
-        "ffn_hidden_dim": lambda dim, multiple_of, ffn_dim_multiplier=None: meta_ffn(
-            {"dim": dim, "multiple_of": multiple_of, "ffn_dim_multiplier": ffn_dim_multiplier}
-        ),
-        "count_parameters": lambda config: hf_count(values_of(config)),
-        "bytes_per_parameter": reference_bytes,
-        "weight_memory_bytes": lambda config, dtype: shared_meta_model(
-            values_of(config), dtype
-        ).get_memory_footprint(return_buffers=False),
-        "quantized_weight_memory_bytes": reference_quantized,
-        "lora_parameter_count": lambda config, r, target_modules: peft_count(
-            values_of(config), r, list(target_modules)
-        ),
-    }
-
-
-def graded(probe, *parts: str):
-    """The probe, run with every part of the chapter but `parts` bound to the reference."""
-
-    def run(impl, case: Case) -> Output:
-        lent = {name: part for name, part in reference_parts().items() if name not in parts}
-        with impl.substituted(lent):
-            return probe(impl, case)
-
-    return run
+def with_lent(case: Case, *parts: str) -> Case:
+    """The case, with tables of Hugging Face's, peft's and PyTorch's answers for `parts` on
+    the calls the graded function may make: so that one bug costs only its own points."""
+    key = config_key(case["config"]) if "config" in case else None
+    params, lora = case.get("params"), case.get("lora")
+    lenders = {
+        "ffn_hidden_dim": lambda: [
+            entry(
+                reference_ffn,
+                params["dim"], params["multiple_of"], params.get("ffn_dim_multiplier"),
+            )
+        ],
+        "count_parameters": lambda: [entry(hf_count, key)],
+        "bytes_per_parameter": lambda: [entry(reference_bytes, dtype) for dtype in EVERY_DTYPE],
+        "weight_memory_bytes": lambda: [entry(footprint, key, dtype) for dtype in DTYPES],
+        "quantized_weight_memory_bytes": lambda: [
+            entry(reference_quantized, key, 4, 64, double_quant, torch.bfloat16)
+            for double_quant in (False, True)
+        ],
+        "lora_parameter_count": lambda: [
+            entry(peft_count, key, lora["r"], lora["target_modules"])
+        ] if lora else [],
+    }  # fmt: skip
+    return {**case, LENT: {part: lenders[part]() for part in parts}}
 
 
 # ---- the graded items -----------------------------------------------------------------------
@@ -584,10 +536,10 @@ register(
         CHAPTER,
         points=1,
         title="config_from_meta_params matches the published Hugging Face configs",
-        probe=graded(probe_meta_config, "config_from_meta_params"),
+        probe=probe_meta_config,
         verify=verify_meta_config,
-        examples=named_params,
-        strategy=params_cases,
+        examples=lambda: [with_lent(case, "ffn_hidden_dim") for case in named_params()],
+        strategy=params_cases.map(lambda case: with_lent(case, "ffn_hidden_dim")),
     ),
     Item(
         "memory_count",
@@ -616,15 +568,15 @@ register(
         CHAPTER,
         points=2,
         title="weight_memory_bytes equals get_memory_footprint() in each dtype",
-        probe=graded(probe_weights, "weight_memory_bytes"),
+        probe=probe_weights,
         verify=verify_weights,
         examples=lambda: [
-            {**case, "dtype": str(dtype).removeprefix("torch.")}
+            with_lent({**case, "dtype": str(dtype).removeprefix("torch.")}, *WEIGHT_PARTS)
             for case in preset_cases()
             for dtype in DTYPES
         ],
         strategy=st.builds(
-            lambda values, dtype: {"config": values, "dtype": dtype},
+            lambda values, dtype: with_lent({"config": values, "dtype": dtype}, *WEIGHT_PARTS),
             configs,
             st.sampled_from(["float32", "bfloat16", "float16"]),
         ),
@@ -634,19 +586,17 @@ register(
         CHAPTER,
         points=2,
         title="quantized_weight_memory_bytes follows bitsandbytes' NF4 layout to the byte",
-        probe=graded(probe_quantized, "quantized_weight_memory_bytes"),
+        probe=probe_quantized,
         verify=verify_quantized,
         examples=lambda: [
-            {**case, "blocksize": 64, "double_quant": dq}
+            with_lent({**case, "blocksize": 64, "double_quant": dq}, *QUANTIZED_PARTS)
             for case in preset_cases()
             for dq in (False, True)
         ],
         strategy=st.builds(
-            lambda values, blocksize, dq: {
-                "config": values,
-                "blocksize": blocksize,
-                "double_quant": dq,
-            },
+            lambda values, blocksize, dq: with_lent(
+                {"config": values, "blocksize": blocksize, "double_quant": dq}, *QUANTIZED_PARTS
+            ),
             configs,
             st.sampled_from([64, 128, 256]),
             st.booleans(),
@@ -673,19 +623,14 @@ register(
         CHAPTER,
         points=1,
         title="kv_cache_bytes equals the keys and values in HF's DynamicCache",
-        probe=graded(probe_kv_cache, "kv_cache_bytes"),
+        probe=probe_kv_cache,
         verify=verify_kv_cache,
         examples=lambda: [
-            {"config": SMALL, "batch": 2, "seq": 7, "dtype": "float32"},
-            {"config": SMALL_TIED, "batch": 1, "seq": 5, "dtype": "bfloat16"},
+            kv_cache_case(SMALL, 2, 7, "float32"),
+            kv_cache_case(SMALL_TIED, 1, 5, "bfloat16"),
         ],
         strategy=st.builds(
-            lambda values, batch, seq, dtype: {
-                "config": values,
-                "batch": batch,
-                "seq": seq,
-                "dtype": dtype,
-            },
+            kv_cache_case,
             tiny_configs,
             st.integers(1, 3),
             st.integers(1, 9),
@@ -698,7 +643,7 @@ register(
         CHAPTER,
         points=3,
         title="weights, gradients and AdamW states equal the real tensors after one step",
-        probe=graded(probe_training, "training_memory"),
+        probe=probe_training,
         verify=verify_training,
         examples=lambda: [
             training_case(SMALL, "float32", None),

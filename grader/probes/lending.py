@@ -19,7 +19,7 @@ import torch
 from grader.registry import CheckFailed
 
 # (the arguments in the order and with the defaults of the function's signature, its output)
-Table = Sequence[tuple[tuple, torch.Tensor | tuple[torch.Tensor, ...]]]
+Table = Sequence[tuple[tuple, Any]]
 LENT = "lent"  # the key of a case's tables, by function name
 
 
@@ -56,11 +56,13 @@ def lent(impl, name: str, signature: Callable, table: Table) -> Callable:
     return stand_in
 
 
-def lookup(table: Table, values: tuple) -> torch.Tensor | None:
+def lookup(table: Table, values: tuple) -> Any:
     """A copy of the output for these arguments, or None.
 
     A tensor argument matches its entry when equal, or when it repeats the entry's single
     row (a probe's `logits.expand(draws, -1)`); the output's row is then repeated as often.
+    An object matches a dict entry whose keys it has as attributes, with those values (a
+    config, by the fields its answer depends on); anything else matches an equal entry.
     """
     for inputs, output in table:
         if len(inputs) != len(values):
@@ -68,7 +70,7 @@ def lookup(table: Table, values: tuple) -> torch.Tensor | None:
         rows = 0
         for value, key in zip(values, inputs, strict=True):
             if not isinstance(key, torch.Tensor):
-                if isinstance(value, torch.Tensor) or value != key:
+                if not plain_match(value, key):
                     break
                 continue
             found = rows_matched(value, key)
@@ -80,10 +82,26 @@ def lookup(table: Table, values: tuple) -> torch.Tensor | None:
     return None
 
 
+def plain_match(value, key) -> bool:
+    """Whether a non-tensor argument matches its entry: equal, or an object with the entry's
+    attributes (when the entry is a dict and the value is not)."""
+    if isinstance(value, torch.Tensor):
+        return False
+    if isinstance(key, dict) and not isinstance(value, dict):
+        return all(getattr(value, name, None) == field for name, field in key.items())
+    try:
+        return bool(value == key)
+    except Exception:  # a learner's object whose == raises, or is not a truth value
+        return False
+
+
 def copied(output, rows: int):
-    """A copy of an output (a tensor or a tuple of them), its one row repeated `rows` times."""
+    """A copy of an output (a tensor, a number or a tuple of them), its one row repeated `rows`
+    times."""
     if isinstance(output, tuple):
         return tuple(copied(part, rows) for part in output)
+    if not isinstance(output, torch.Tensor):
+        return output
     return output.expand(rows, *output.shape[1:]).clone() if rows else output.clone()
 
 

@@ -52,7 +52,7 @@ def test_layout_equals_bitsandbytes(double_quant, tied):
     import bitsandbytes as bnb
     from transformers import BitsAndBytesConfig, LlamaForCausalLM
 
-    from grader.presets import llama_config
+    from grader.probes.config import llama_config
 
     values = {**SMALL, "tie_word_embeddings": tied}
     quantization = BitsAndBytesConfig(
@@ -98,7 +98,7 @@ def test_activation_estimate_against_measured_peak():
     from transformers import LlamaForCausalLM
 
     from grader.chapters import SOLUTIONS, load_chapter
-    from grader.presets import llama_config
+    from grader.probes.config import llama_config
 
     memory = load_chapter(SOLUTIONS, "memory")
     values = {**SMALL, "hidden_size": 1024, "intermediate_size": 2816, "num_hidden_layers": 4,

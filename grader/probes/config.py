@@ -1,0 +1,117 @@
+"""A stand-in for transformers' `LlamaConfig`, for the child that runs a submission.
+
+A learner's memory or model code does `from transformers import LlamaConfig`, and transformers
+holds the answers to both chapters. In `kit grade`, the child of such a chapter gets this
+module as `transformers` instead (`stand_ins`): a plain class with `LlamaConfig`'s fields,
+defaults and derived values, and nothing else. `tests/kit/test_isolation.py` checks it
+against transformers' own class.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.machinery
+import types
+from typing import Any
+
+THETA = 10000.0
+# LlamaConfig's fields and defaults (transformers 5: a strict dataclass).
+DEFAULTS: dict[str, Any] = {
+    "vocab_size": 32000,
+    "hidden_size": 4096,
+    "intermediate_size": 11008,
+    "num_hidden_layers": 32,
+    "num_attention_heads": 32,
+    "num_key_value_heads": None,  # num_attention_heads
+    "hidden_act": "silu",
+    "max_position_embeddings": 2048,
+    "initializer_range": 0.02,
+    "rms_norm_eps": 1e-6,
+    "use_cache": True,
+    "pad_token_id": None,
+    "bos_token_id": 1,
+    "eos_token_id": 2,
+    "pretraining_tp": 1,
+    "tie_word_embeddings": False,
+    "rope_parameters": None,  # {"rope_type": "default", "rope_theta": 10000.0}
+    "attention_bias": False,
+    "attention_dropout": 0.0,
+    "mlp_bias": False,
+    "head_dim": None,  # hidden_size // num_attention_heads
+}
+
+
+class LlamaConfig:
+    """LlamaConfig's fields, defaults and derived values; it builds no model."""
+
+    model_type = "llama"
+
+    def __init__(self, **kwargs: Any) -> None:
+        theta = kwargs.pop("rope_theta", None)  # the older spellings, still accepted
+        scaling = kwargs.pop("rope_scaling", None)
+        for name, default in DEFAULTS.items():
+            setattr(self, name, copy.deepcopy(kwargs.pop(name, default)))
+        for name, value in kwargs.items():  # unknown names are kept, as transformers does
+            setattr(self, name, value)
+        if self.head_dim is None:
+            self.head_dim = self.hidden_size // self.num_attention_heads
+        if self.num_key_value_heads is None:
+            self.num_key_value_heads = self.num_attention_heads
+        parameters = dict(self.rope_parameters or scaling or {})
+        if theta is not None:
+            parameters.setdefault("rope_theta", theta)
+        parameters.setdefault("rope_theta", THETA)
+        parameters.setdefault("rope_type", "default")
+        self.rope_parameters = parameters
+        if self.hidden_size % self.num_attention_heads:
+            raise ValueError(
+                f"The hidden size ({self.hidden_size}) is not a multiple of the number of "
+                f"attention heads ({self.num_attention_heads})."
+            )
+        if self.head_dim % 2:
+            raise ValueError(f"RoPE needs an even rotary dimension, got head_dim={self.head_dim}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields, as a dict."""
+        return {**copy.deepcopy(vars(self)), "model_type": self.model_type}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LlamaConfig) and vars(self) == vars(other)
+
+    def __repr__(self) -> str:
+        return f"LlamaConfig {self.to_dict()}"
+
+
+def llama_config(values: dict, **overrides: Any):
+    """A LlamaConfig from plain values; `rope_theta` becomes `rope_parameters`. transformers'
+    own class, or in a child of `kit grade` that runs a chapter with `stand_ins`, this one."""
+    from transformers import LlamaConfig
+
+    values = dict(values)
+    theta = values.pop("rope_theta", THETA)
+    parameters = {"rope_type": "default", "rope_theta": theta}
+    return LlamaConfig(**values, rope_parameters=parameters, **overrides)
+
+
+def stand_ins() -> dict[str, types.ModuleType]:
+    """`transformers` and the module paths of LlamaConfig, each holding this class alone."""
+    modules = {}
+    for name in (
+        "transformers",
+        "transformers.models.llama",
+        "transformers.models.llama.configuration_llama",
+    ):
+        module = types.ModuleType(name, "kit grade's stand-in: LlamaConfig, and nothing else")
+        module.__spec__ = importlib.machinery.ModuleSpec(name, None)  # find_spec answers
+        module.LlamaConfig = LlamaConfig
+        modules[name] = module
+    modules["transformers"].models = types.ModuleType("transformers.models")
+    modules["transformers"].models.__spec__ = importlib.machinery.ModuleSpec(
+        "transformers.models", None
+    )
+    modules["transformers.models"] = modules["transformers"].models
+    modules["transformers.models"].llama = modules["transformers.models.llama"]
+    modules["transformers.models.llama"].configuration_llama = modules[
+        "transformers.models.llama.configuration_llama"
+    ]
+    return modules

@@ -1,0 +1,71 @@
+"""kit grade's stand-in `LlamaConfig` (grader/probes/config.py) is transformers' own, field by
+field: a learner's config code gets the same values in the grader as in their own pytest."""
+
+import sys
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from transformers import LlamaConfig
+
+from grader.probes import config
+
+heads = st.integers(1, 8)
+kwargs = st.fixed_dictionaries(
+    {},
+    optional={
+        "vocab_size": st.integers(3, 260_000),
+        "intermediate_size": st.integers(1, 60_000),
+        "num_hidden_layers": st.integers(1, 126),
+        "rms_norm_eps": st.sampled_from([1e-5, 1e-6]),
+        "tie_word_embeddings": st.booleans(),
+        "max_position_embeddings": st.integers(16, 8192),
+        "rope_theta": st.sampled_from([10000.0, 500000.0]),
+        "rope_parameters": st.sampled_from(
+            [None, {"rope_type": "default"}, {"rope_type": "default", "rope_theta": 3.0}]
+        ),
+        "attention_bias": st.booleans(),
+        "mlp_bias": st.booleans(),
+        "unknown_field": st.integers(),
+    },
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(kwargs, heads, st.sampled_from([None, 1, 2, 4]), st.sampled_from([2, 8, 64]))
+def test_stand_in_has_the_fields_of_transformers_config(values, heads, kv_divisor, head_dim):
+    values = {**values, "hidden_size": heads * head_dim, "num_attention_heads": heads}
+    if kv_divisor is not None and heads % kv_divisor == 0:
+        values["num_key_value_heads"] = heads // kv_divisor
+    theirs, ours = LlamaConfig(**values), config.LlamaConfig(**values)
+    for name in [*config.DEFAULTS, *values]:
+        if name != "rope_theta":  # transformers moves it into rope_parameters
+            assert getattr(ours, name) == getattr(theirs, name), name
+    assert not hasattr(ours, "rope_theta") and not hasattr(theirs, "rope_theta")
+
+
+@pytest.mark.parametrize("values", [{"hidden_size": 63, "num_attention_heads": 4}, {"head_dim": 7}])
+def test_stand_in_refuses_what_transformers_refuses(values):
+    with pytest.raises(Exception):  # noqa: B017  (transformers' is a StrictDataclassError)
+        LlamaConfig(**values)
+    with pytest.raises(ValueError):
+        config.LlamaConfig(**values)
+
+
+def test_stand_ins_answer_every_import_of_llama_config(monkeypatch):
+    for name, module in config.stand_ins().items():
+        monkeypatch.setitem(sys.modules, name, module)
+    namespace: dict = {}
+    exec(
+        "import transformers\n"
+        "from transformers import LlamaConfig\n"
+        "from transformers.models.llama import LlamaConfig as B\n"
+        "from transformers.models.llama.configuration_llama import LlamaConfig as C\n",
+        namespace,
+    )
+    assert namespace["LlamaConfig"] is namespace["B"] is namespace["C"] is config.LlamaConfig
+    assert namespace["transformers"].LlamaConfig is config.LlamaConfig
+    with pytest.raises(ImportError):
+        exec("from transformers import LlamaForCausalLM", {})
+    with pytest.raises(ImportError):
+        exec("import transformers.models.llama.modeling_llama", {})
