@@ -119,6 +119,8 @@ class Summary:
         terminalreporter.write_sep("=", "points per chapter")
         terminalreporter.write_line(render_summary(totals))
         for chapter, (_, run, _, _) in totals.items():
+            if warning := kit_grade_warning(impl_directory(self.config), chapter):
+                terminalreporter.write_line(warning, yellow=True)
             count = len(registry.items(chapter))
             if run < count:
                 terminalreporter.write_line(
@@ -140,6 +142,29 @@ class Summary:
         if here == ROOT or (ROOT not in here.parents and self.config.getoption("impl") is None):
             return ""  # another project's pytest, with this plugin installed in its environment
         return f"No checks were collected: run pytest from the repository root, `cd {ROOT}`."
+
+
+def kit_grade_warning(directory: Path, chapter: str) -> str:
+    """What `kit grade` will make of the learner's imports of transformers, peft or the kit
+    that the chapter does not give them ("" when there are none): a verdict that differs from
+    this run's is said here, not discovered in the grades."""
+    from grader import registry
+    from grader.autograde.parse import scan
+    from grader.autograde.submissions import allowed_imports
+    from grader.autograde.worker import is_clean
+
+    path = directory / f"{chapter}.py"
+    try:
+        flags = scan(path.read_text(), allowed_imports(chapter))
+    except (OSError, UnicodeDecodeError):
+        return ""
+    if not flags:
+        return ""
+    verdict = "kit grade flags this file for an instructor to review"
+    if is_clean(registry.probe_locations(chapter)):
+        verdict += ", and runs it without transformers, peft or the kit's checks: there, such an "
+        verdict += "import fails and the file earns no points"
+    return f"{chapter}: your file {'; '.join(flags[:3])}. {verdict}. Write the part with torch."
 
 
 def render_summary(totals: dict[str, list[int]]) -> str:

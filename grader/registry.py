@@ -58,6 +58,11 @@ def items(chapter: str | None = None) -> list[Item]:
     return [item for item in ITEMS.values() if chapter in (None, item.chapter)]
 
 
+def probe_locations(chapter: str) -> dict[str, str]:
+    """Where each item's probe of the chapter lives, "module:function", by grade_id."""
+    return {i.grade_id: f"{i.probe.__module__}:{i.probe.__qualname__}" for i in items(chapter)}
+
+
 def get(grade_id: str) -> Item:
     """The item with this grade_id."""
     for item in items():

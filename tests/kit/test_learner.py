@@ -134,6 +134,22 @@ def test_pytest_outside_the_root_says_where_to_run():
     assert f"run pytest from the repository root, `cd {ROOT}`" in run.stdout
 
 
+def test_pytest_says_what_kit_grade_makes_of_importing_the_answers(tmp_path):
+    """Same code, same verdict: where kit grade will flag a file and run it without
+    transformers, the learner's own run says so (and an honest file hears nothing)."""
+    honest = (SOLUTIONS / "memory.py").read_text()
+    (tmp_path / "memory.py").write_text(
+        honest.replace("import torch\n", "import torch\nfrom transformers import LlamaModel\n", 1)
+    )
+    run = pytest_run("--impl", str(tmp_path), "-m", "memory", "-k", "memory_fits")
+    line = next(line for line in run.stdout.splitlines() if line.startswith("memory: your file"))
+    assert "imports transformers.LlamaModel (line " in line
+    assert "runs it without transformers, peft or the kit's checks" in line
+    (tmp_path / "memory.py").write_text(honest)
+    run = pytest_run("--impl", str(tmp_path), "-m", "memory", "-k", "memory_fits")
+    assert "1 passed" in run.stdout and "your file" not in run.stdout
+
+
 def test_unknown_chapter_marker_names_the_chapters():
     run = pytest_run("-m", "rmsnrom")
     assert run.returncode == 4
