@@ -3,54 +3,54 @@
 A learner's memory or model code does `from transformers import LlamaConfig`, and transformers
 holds the answers to both chapters. In `kit grade`, the child of such a chapter gets this
 module as `transformers` instead (`stand_ins`): a plain class with `LlamaConfig`'s fields,
-defaults and derived values, and nothing else. `tests/kit/test_isolation.py` checks it
+defaults and derived values, and nothing else. `tests/kit/test_stand_ins.py` checks it
 against transformers' own class.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import importlib.machinery
 import types
-from typing import Any
+from typing import Any, ClassVar
 
 THETA = 10000.0
-# LlamaConfig's fields and defaults (transformers 5: a strict dataclass).
-DEFAULTS: dict[str, Any] = {
-    "vocab_size": 32000,
-    "hidden_size": 4096,
-    "intermediate_size": 11008,
-    "num_hidden_layers": 32,
-    "num_attention_heads": 32,
-    "num_key_value_heads": None,  # num_attention_heads
-    "hidden_act": "silu",
-    "max_position_embeddings": 2048,
-    "initializer_range": 0.02,
-    "rms_norm_eps": 1e-6,
-    "use_cache": True,
-    "pad_token_id": None,
-    "bos_token_id": 1,
-    "eos_token_id": 2,
-    "pretraining_tp": 1,
-    "tie_word_embeddings": False,
-    "rope_parameters": None,  # {"rope_type": "default", "rope_theta": 10000.0}
-    "attention_bias": False,
-    "attention_dropout": 0.0,
-    "mlp_bias": False,
-    "head_dim": None,  # hidden_size // num_attention_heads
-}
 
 
+@dataclasses.dataclass(init=False, eq=False, repr=False)
 class LlamaConfig:
-    """LlamaConfig's fields, defaults and derived values; it builds no model."""
+    """LlamaConfig's fields, defaults and derived values (transformers 5: a dataclass that
+    keeps unknown keyword arguments too); it builds no model."""
 
-    model_type = "llama"
+    vocab_size: int = 32000
+    hidden_size: int = 4096
+    intermediate_size: int = 11008
+    num_hidden_layers: int = 32
+    num_attention_heads: int = 32
+    num_key_value_heads: int | None = None  # num_attention_heads
+    hidden_act: str = "silu"
+    max_position_embeddings: int = 2048
+    initializer_range: float = 0.02
+    rms_norm_eps: float = 1e-6
+    use_cache: bool = True
+    pad_token_id: int | None = None
+    bos_token_id: int | None = 1
+    eos_token_id: int | list[int] | None = 2
+    pretraining_tp: int | None = 1
+    tie_word_embeddings: bool = False
+    rope_parameters: dict | None = None  # {"rope_type": "default", "rope_theta": 10000.0}
+    attention_bias: bool = False
+    attention_dropout: float = 0.0
+    mlp_bias: bool = False
+    head_dim: int | None = None  # hidden_size // num_attention_heads
+    model_type: ClassVar[str] = "llama"
 
     def __init__(self, **kwargs: Any) -> None:
         theta = kwargs.pop("rope_theta", None)  # the older spellings, still accepted
         scaling = kwargs.pop("rope_scaling", None)
-        for name, default in DEFAULTS.items():
-            setattr(self, name, copy.deepcopy(kwargs.pop(name, default)))
+        for field in dataclasses.fields(self):
+            setattr(self, field.name, copy.deepcopy(kwargs.pop(field.name, field.default)))
         for name, value in kwargs.items():  # unknown names are kept, as transformers does
             setattr(self, name, value)
         if self.head_dim is None:
@@ -70,6 +70,11 @@ class LlamaConfig:
             )
         if self.head_dim % 2:
             raise ValueError(f"RoPE needs an even rotary dimension, got head_dim={self.head_dim}")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], **kwargs: Any) -> LlamaConfig:
+        """A config from a dict (`to_dict`'s, say), as transformers' `from_dict`."""
+        return cls(**{**values, **kwargs})
 
     def to_dict(self) -> dict[str, Any]:
         """The fields, as a dict."""

@@ -1,6 +1,7 @@
 """kit grade's stand-in `LlamaConfig` (grader/probes/config.py) is transformers' own, field by
 field: a learner's config code gets the same values in the grader as in their own pytest."""
 
+import dataclasses
 import sys
 
 import pytest
@@ -38,10 +39,19 @@ def test_stand_in_has_the_fields_of_transformers_config(values, heads, kv_diviso
     if kv_divisor is not None and heads % kv_divisor == 0:
         values["num_key_value_heads"] = heads // kv_divisor
     theirs, ours = LlamaConfig(**values), config.LlamaConfig(**values)
-    for name in [*config.DEFAULTS, *values]:
+    for name in [*(field.name for field in dataclasses.fields(ours)), *values]:
         if name != "rope_theta":  # transformers moves it into rope_parameters
             assert getattr(ours, name) == getattr(theirs, name), name
     assert not hasattr(ours, "rope_theta") and not hasattr(theirs, "rope_theta")
+    # What a learner may do with a config: copy it with a change, rebuild it from its dict.
+    for made in (
+        lambda cls, c: dataclasses.replace(c, num_hidden_layers=c.num_hidden_layers + 1),
+        lambda cls, c: cls.from_dict(c.to_dict()),
+        lambda cls, c: cls(**c.to_dict()),
+    ):
+        theirs_made, ours_made = made(LlamaConfig, theirs), made(config.LlamaConfig, ours)
+        for field in dataclasses.fields(ours):
+            assert getattr(ours_made, field.name) == getattr(theirs_made, field.name), field.name
 
 
 @pytest.mark.parametrize("values", [{"hidden_size": 63, "num_attention_heads": 4}, {"head_dim": 7}])
