@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -120,6 +121,32 @@ def parse_bytes(text: str) -> int:
     raise argparse.ArgumentTypeError(
         f"{text!r} is not a size with a unit: write e.g. 15GB (10^9 bytes) or 16GiB (2^30)"
     )
+
+
+def count(least: int):
+    """An argparse type: a whole number of at least `least` (a count of jobs, tokens, ...)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < least:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least {least}")
+        return value
+
+    return parse
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
 
 
 class UsageError(Exception):
@@ -297,10 +324,10 @@ def parser() -> argparse.ArgumentParser:
     )
     grade.add_argument("--out", help="results folder (default: <course>/kit, or ./kit-grades)")
     grade.add_argument("--db-url", help="nbgrader gradebook URL (default: sqlite in the course)")
-    grade.add_argument("--jobs", type=int, default=os.cpu_count(), help="parallel workers")
+    grade.add_argument("--jobs", type=count(1), default=os.cpu_count(), help="parallel workers")
     grade.add_argument("--force", action="store_true", help="regrade unchanged submissions too")
-    grade.add_argument("--examples", type=int, default=25, help="drawn cases per item")
-    grade.add_argument("--timeout", type=float, default=120, help="seconds per submission")
+    grade.add_argument("--examples", type=count(1), default=25, help="drawn cases per item")
+    grade.add_argument("--timeout", type=seconds, default=120, help="seconds per submission")
     grade.add_argument("--zip-regexp", default=None, help="zip_collect file name pattern")
     grade.add_argument("--no-bwrap", action="store_true", help="never use bubblewrap")
     grade.add_argument(
@@ -310,7 +337,7 @@ def parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="grade the kit's sample submissions")
     demo.add_argument("--out", default="kit-demo", help="where to write samples and grades")
-    demo.add_argument("--jobs", type=int, default=os.cpu_count())
+    demo.add_argument("--jobs", type=count(1), default=os.cpu_count())
     demo.set_defaults(run=cmd_demo)
 
     memory = commands.add_parser(
@@ -326,23 +353,29 @@ def parser() -> argparse.ArgumentParser:
         choices=["float32", "bfloat16", "float16", "4bit"],
         help="the weights' dtype, for a full breakdown (default: compare float32, bfloat16, 4bit)",
     )
-    memory.add_argument("--lora-r", type=int, default=0, help="LoRA rank (0: full fine-tuning)")
+    memory.add_argument(
+        "--lora-r", type=count(0), default=0, help="LoRA rank (0: full fine-tuning)"
+    )
     memory.add_argument(
         "--lora-targets",
         nargs="+",
         default=["q_proj", "k_proj", "v_proj", "o_proj"],
         help="modules LoRA adapts (default: q_proj k_proj v_proj o_proj)",
     )
-    memory.add_argument("--batch-size", type=int, default=1, help="sequences per step (default 1)")
     memory.add_argument(
-        "--seq-len", type=int, default=512, help="tokens per sequence (default 512)"
+        "--batch-size", type=count(1), default=1, help="sequences per step (default 1)"
+    )
+    memory.add_argument(
+        "--seq-len", type=count(1), default=512, help="tokens per sequence (default 512)"
     )
     memory.add_argument(
         "--gpu",
         type=parse_bytes,
         help="GPU memory with its unit, e.g. 15GB (10^9 bytes) or 16GiB (2^30): adds a verdict",
     )
-    memory.add_argument("--vocab-size", type=int, help="for a params.json whose vocab_size is -1")
+    memory.add_argument(
+        "--vocab-size", type=count(1), help="for a params.json whose vocab_size is -1"
+    )
     memory.add_argument(
         "--impl",
         default="solutions",

@@ -228,9 +228,15 @@ def test_memory_rejects_a_bad_config_in_one_line(tmp_path, capsys, content, frag
         (["memory", "llama-3-8b", "--impl", "exercises", "--dtype", "bfloat16"],
          ["exercises/memory.py failed (NotImplementedError): finish the memory chapter"]),
         (["memory", "llama-3-8b", "--impl", "no-such-folder"], ["does not exist", "--impl"]),
+        (["memory", "llama-3-8b", "--batch-size", "0"], ["'0' is not a whole number of"]),
+        (["memory", "llama-3-8b", "--lora-r", "-2"], ["'-2' is not a whole number of at least 0"]),
+        (["grade", "x", "--jobs", "0"], ["--jobs: '0' is not a whole number of at least 1"]),
+        (["grade", "x", "--examples", "-3"], ["--examples: '-3' is not a whole number"]),
+        (["grade", "x", "--timeout", "nan"], ["--timeout: 'nan' is not a positive number"]),
+        (["demo", "--jobs", "-1"], ["--jobs: '-1' is not a whole number of at least 1"]),
     ],
 )  # fmt: skip
-def test_memory_bad_input_gets_one_line(capsys, args, fragments):
+def test_bad_input_gets_one_line(capsys, args, fragments):
     assert_one_line_error(*run_kit(capsys, *args)[::2], *fragments)
 
 
