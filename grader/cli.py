@@ -115,12 +115,20 @@ def parse_bytes(text: str) -> int:
         number = lowered.removesuffix(unit)
         if number != lowered:
             try:
-                return int(float(number) * size)
+                value = float(number) * size
             except ValueError:
                 break
+            if math.isfinite(value) and value >= 1:
+                return int(value)
+            raise argparse.ArgumentTypeError(f"{text!r} is not a positive size")
     raise argparse.ArgumentTypeError(
         f"{text!r} is not a size with a unit: write e.g. 15GB (10^9 bytes) or 16GiB (2^30)"
     )
+
+
+# The linear layers of a LLaMA model that LoRA may adapt, by their Hugging Face names.
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+LORA_TARGETS += ("lm_head",)
 
 
 def count(least: int):
@@ -213,9 +221,14 @@ def cmd_grade(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Grade the kit's sample submissions: correct, partly wrong, stub and hostile."""
     from grader.autograde.demo import write_samples
-    from grader.autograde.grade import grade_folder
+    from grader.autograde.grade import UsageError, grade_folder, writable_folder
 
     out = Path(args.out)
+    try:
+        writable_folder(out, "--out")
+    except UsageError as error:
+        console.print(f"kit demo: {error}", markup=False, highlight=False, soft_wrap=True)
+        return 2
     samples = write_samples(out / "submissions")
     console.print(f"sample submissions written to {samples}; grading them as `kit grade` would")
     # A correct llama chapter takes about 11 s here (the tripwire profiles every call): 60 s
@@ -360,7 +373,10 @@ def parser() -> argparse.ArgumentParser:
         "--lora-targets",
         nargs="+",
         default=["q_proj", "k_proj", "v_proj", "o_proj"],
-        help="modules LoRA adapts (default: q_proj k_proj v_proj o_proj)",
+        choices=LORA_TARGETS,
+        metavar="MODULE",
+        help=f"modules LoRA adapts, of {' '.join(LORA_TARGETS)} (default: q_proj k_proj v_proj "
+        "o_proj)",
     )
     memory.add_argument(
         "--batch-size", type=count(1), default=1, help="sequences per step (default 1)"

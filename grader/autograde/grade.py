@@ -18,6 +18,7 @@ import json
 import os
 import re
 import secrets
+import tempfile
 import threading
 import warnings
 from collections.abc import Callable
@@ -475,9 +476,12 @@ def grade_folder(
     from grader.autograde.submissions import ZIP_REGEXP, collect
 
     refuse_folder(submissions)
+    refuse_pattern(zip_regexp)
+    if db_url:  # the default, sqlite in the course or the results, opens where they can be written
+        refuse_gradebook(db_url)
     course = course_of(submissions)
     out = out or (course / "kit" if course else Path("kit-grades"))
-    out.mkdir(parents=True, exist_ok=True)
+    writable_folder(out, "--out")
     out.chmod(0o700)  # the secret and the state are the grader's alone
     db_url = db_url or f"sqlite:///{(course or out).resolve() / 'gradebook.db'}"
     limits = Limits(wall=timeout, cpu=int(timeout))
@@ -541,6 +545,48 @@ def refuse_folder(submissions: Path) -> None:
             f"{submissions} holds no submissions: expected student folders, LMS .zip files "
             "or an nbgrader submitted/ folder"
         )
+
+
+def writable_folder(folder: Path, option: str) -> None:
+    """Make the results folder, or say in one line why it cannot be one."""
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{option} {folder} is a file: give a folder for the results")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise UsageError(
+            f"{option} {folder} cannot be written ({error.strerror}): choose a folder you can write"
+        ) from None
+
+
+def refuse_gradebook(db_url: str) -> None:
+    """Open the gradebook's database before anything is graded: an unusable one is said
+    first, not after grades.csv is written."""
+    from sqlalchemy import create_engine
+
+    try:
+        with create_engine(db_url).connect():
+            pass
+    except Exception as error:  # a bad URL, a missing driver, a server that does not answer
+        raise UsageError(
+            f"--db-url {clip(db_url, 100)} cannot be opened ({describe(error)}): give a database "
+            "URL nbgrader can use, or leave it out for sqlite in the course"
+        ) from None
+
+
+def refuse_pattern(zip_regexp: str | None) -> None:
+    """A --zip-regexp that does not compile, said before anything is graded."""
+    if zip_regexp is None:
+        return
+    try:
+        re.compile(zip_regexp)
+    except re.error as error:
+        raise UsageError(
+            f"--zip-regexp {zip_regexp!r} is not a regular expression ({error}): fix it, or "
+            "leave it out for nbgrader's pattern"
+        ) from None
 
 
 def course_of(submissions: Path) -> Path | None:

@@ -449,6 +449,37 @@ def test_kit_grade_refuses_a_bad_folder_in_one_line(tmp_path, capsys, make):
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    ("option", "fragment"),
+    [
+        (["--out", "{file}"], "is a file: give a folder for the results"),
+        (["--out", "/proc/no-such/out"], "cannot be written (No such file or directory)"),
+        (["--zip-regexp", "("], "is not a regular expression"),
+        (["--db-url", "nope://x"], "--db-url nope://x cannot be opened (NoSuchModuleError"),
+        (["--db-url", "sqlite:////no/such/folder/gradebook.db"], "cannot be opened"),
+    ],
+)
+def test_kit_grade_refuses_bad_options_before_grading(tmp_path, capsys, option, fragment):
+    """A results folder, pattern or database that cannot work is said in one line before
+    anything is graded or written (it was a traceback, or grades with no gradebook)."""
+    (tmp_path / "submitted" / "ada").mkdir(parents=True)
+    (tmp_path / "submitted" / "ada" / "rmsnorm.py").write_text("")
+    (tmp_path / "file").write_text("")
+    arguments = [value.format(file=tmp_path / "file") for value in option]
+    assert cli.main(["grade", str(tmp_path / "submitted"), *arguments]) == 2
+    printed = capsys.readouterr().out.strip()
+    assert printed.startswith("kit grade: ") and "\n" not in printed and fragment in printed
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "submitted"]
+
+
+def test_kit_demo_refuses_a_file_for_its_folder(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    assert cli.main(["demo", "--out", str(tmp_path / "file")]) == 2
+    printed = capsys.readouterr().out.strip()
+    expected = f"kit demo: --out {tmp_path / 'file'} is a file: give a folder for the results"
+    assert printed == expected
+
+
 def test_the_gradebook_needs_no_activated_virtualenv(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", "/usr/bin:/bin")  # as `.venv/bin/kit` from a script or cron
     items = [ItemResult(i.grade_id, i.points, i.points) for i in registry.items("rmsnorm")]

@@ -234,6 +234,9 @@ def test_memory_rejects_a_bad_config_in_one_line(tmp_path, capsys, content, frag
         (["grade", "x", "--examples", "-3"], ["--examples: '-3' is not a whole number"]),
         (["grade", "x", "--timeout", "nan"], ["--timeout: 'nan' is not a positive number"]),
         (["demo", "--jobs", "-1"], ["--jobs: '-1' is not a whole number of at least 1"]),
+        (["memory", "llama-3-8b", "--gpu=-5GB"], ["--gpu: '-5GB' is not a positive size"]),
+        (["memory", "llama-3-8b", "--lora-r", "4", "--lora-targets", "q_pro"],
+         ["--lora-targets: invalid choice: 'q_pro' (choose from 'q_proj'"]),
     ],
 )  # fmt: skip
 def test_bad_input_gets_one_line(capsys, args, fragments):
