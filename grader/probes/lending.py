@@ -87,11 +87,11 @@ def plain_match(value, key) -> bool:
     attributes (when the entry is a dict and the value is not)."""
     if isinstance(value, torch.Tensor):
         return False
-    if isinstance(key, dict) and not isinstance(value, dict):
-        return all(getattr(value, name, None) == field for name, field in key.items())
     try:
+        if isinstance(key, dict) and not isinstance(value, dict):
+            return all(getattr(value, name, None) == field for name, field in key.items())
         return bool(value == key)
-    except Exception:  # a learner's object whose == raises, or is not a truth value
+    except Exception:  # a learner's object whose == or attribute raises, or is no truth value
         return False
 
 
