@@ -162,8 +162,8 @@ def kit_grade_warning(directory: Path, chapter: str) -> str:
         return ""
     verdict = "kit grade flags this file for an instructor to review"
     if is_clean(registry.probe_locations(chapter)):
-        verdict += ", and runs it without transformers, peft or the kit's checks: there, such an "
-        verdict += "import fails and the file earns no points"
+        verdict += ", and runs it without transformers (but a plain LlamaConfig), peft or the "
+        verdict += "kit's checks: there, such an import fails, and so does what needs it"
     return f"{chapter}: your file {'; '.join(flags[:3])}. {verdict}. Write the part with torch."
 
 

@@ -15,6 +15,7 @@ import csv
 import hashlib
 import html
 import json
+import math
 import os
 import re
 import secrets
@@ -477,14 +478,15 @@ def grade_folder(
 
     refuse_folder(submissions)
     refuse_pattern(zip_regexp)
+    course = course_of(submissions)
+    option = "--out" if out else "the results folder"
+    out = out or (course / "kit" if course else Path("kit-grades"))
+    writable_folder(out, option)
     if db_url:  # the default, sqlite in the course or the results, opens where they can be written
         refuse_gradebook(db_url)
-    course = course_of(submissions)
-    out = out or (course / "kit" if course else Path("kit-grades"))
-    writable_folder(out, "--out")
     out.chmod(0o700)  # the secret and the state are the grader's alone
     db_url = db_url or f"sqlite:///{(course or out).resolve() / 'gradebook.db'}"
-    limits = Limits(wall=timeout, cpu=int(timeout))
+    limits = Limits(wall=timeout, cpu=math.ceil(timeout))  # a limit of 0 would kill at once
     isolation = best_isolation(limits, allow_bwrap)
     found = collect(submissions, zip_regexp or ZIP_REGEXP, scratch=out / "extracted")
     grader = Grader(out, isolation, limits, jobs or os.cpu_count() or 1, examples)
@@ -567,8 +569,12 @@ def refuse_gradebook(db_url: str) -> None:
     from sqlalchemy import create_engine
 
     try:
-        with create_engine(db_url).connect():
-            pass
+        engine = create_engine(db_url)
+        try:
+            with engine.connect():
+                pass
+        finally:
+            engine.dispose()
     except Exception as error:  # a bad URL, a missing driver, a server that does not answer
         raise UsageError(
             f"--db-url {clip(db_url, 100)} cannot be opened ({describe(error)}): give a database "

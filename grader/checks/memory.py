@@ -3,8 +3,9 @@
 Models are built on the meta device (shapes, no memory), so the real Llama configurations
 are checked to the byte in milliseconds. Training numbers come from the real tensors after
 one AdamW step on a small model. Only the activations are an estimate, checked by property.
-An item that grades one function binds every other function of the chapter to Hugging Face's
-answer (`reference_parts`), so that one bug costs only its own part's points.
+An item that grades a total lends the learner the parts it is built from (count_parameters and
+bytes_per_parameter inside weight_memory_bytes, say) as tables of Hugging Face's answers on the
+case (`with_lent`), so that one bug costs only its own part's points.
 """
 
 from __future__ import annotations
@@ -334,6 +335,11 @@ def lora_case(values: dict, r: int, targets: list[str], name: str | None = None)
     return {"config": values, "r": r, "targets": sorted(set(targets)), "name": name}
 
 
+def kv_cache_case(values: dict, batch: int, seq: int, dtype: str) -> Case:
+    case = {"config": values, "batch": batch, "seq": seq, "dtype": dtype}
+    return with_lent(case, *LENT_TO_WEIGHTS)
+
+
 def verify_kv_cache(case: Case, output: Output) -> None:
     """The keys and values HF's DynamicCache actually holds after a forward pass."""
     from transformers import LlamaForCausalLM
@@ -355,16 +361,9 @@ def verify_kv_cache(case: Case, output: Output) -> None:
 # ---- training -------------------------------------------------------------------------------
 
 
-def kv_cache_case(values: dict, batch: int, seq: int, dtype: str) -> Case:
-    case = {"config": values, "batch": batch, "seq": seq, "dtype": dtype}
-    return with_lent(case, *WEIGHT_PARTS)
-
-
 def training_case(values: dict, dtype: str, lora: dict | None, seed: int = 0) -> Case:
     case = {"config": values, "dtype": dtype, "lora": lora, "seed": seed}
-    return with_lent(
-        case, *QUANTIZED_PARTS, "quantized_weight_memory_bytes", "lora_parameter_count"
-    )
+    return with_lent(case, *LENT_TO_TRAINING)
 
 
 def real_training_bytes(case: Case) -> dict[str, int]:
@@ -443,9 +442,10 @@ SHAPE_FIELDS = (
     "num_key_value_heads", "vocab_size", "tie_word_embeddings", "head_dim",
 )  # fmt: skip
 EVERY_DTYPE = (*DTYPES, torch.int8, "4bit")
-# The parts lent to the items that grade bytes, and then those that build on the bytes.
-WEIGHT_PARTS = ("count_parameters", "bytes_per_parameter")
-QUANTIZED_PARTS = (*WEIGHT_PARTS, "weight_memory_bytes")
+# What the items that grade a total are lent: the parts that total is built from.
+LENT_TO_WEIGHTS = ("count_parameters", "bytes_per_parameter")  # and to kv_cache_bytes
+LENT_TO_QUANTIZED = (*LENT_TO_WEIGHTS, "weight_memory_bytes")
+LENT_TO_TRAINING = (*LENT_TO_QUANTIZED, "lora_parameter_count")
 
 
 def config_key(values: dict) -> dict:
@@ -471,16 +471,17 @@ def footprint(values: dict, dtype) -> int:
     return shared_meta_model(values, dtype).get_memory_footprint(return_buffers=False)
 
 
-def reference_quantized(values: dict, bits, blocksize, double_quant, compute_dtype) -> int:
-    """bitsandbytes' NF4 layout (bits is always 4 here)."""
-    return bnb_layout_bytes(values, blocksize, double_quant, compute_dtype)
-
-
 def with_lent(case: Case, *parts: str) -> Case:
     """The case, with tables of Hugging Face's, peft's and PyTorch's answers for `parts` on
-    the calls the graded function may make: so that one bug costs only its own points."""
-    key = config_key(case["config"]) if "config" in case else None
+    the calls the graded function may make: so that one bug costs only its own points.
+
+    Only the case's own dtype is lent (bfloat16, the compute dtype, for the quantized item):
+    a table of every dtype would hand the child the whole answer to bytes_per_parameter.
+    """
+    values = case.get("config")
+    key = config_key(values) if values else None  # what a config argument is matched on
     params, lora = case.get("params"), case.get("lora")
+    dtype = getattr(torch, case["dtype"]) if "dtype" in case else torch.bfloat16
     lenders = {
         "ffn_hidden_dim": lambda: [
             entry(
@@ -488,15 +489,12 @@ def with_lent(case: Case, *parts: str) -> Case:
                 params["dim"], params["multiple_of"], params.get("ffn_dim_multiplier"),
             )
         ],
-        "count_parameters": lambda: [entry(hf_count, key)],
-        "bytes_per_parameter": lambda: [entry(reference_bytes, dtype) for dtype in EVERY_DTYPE],
-        "weight_memory_bytes": lambda: [entry(footprint, key, dtype) for dtype in DTYPES],
-        "quantized_weight_memory_bytes": lambda: [
-            entry(reference_quantized, key, 4, 64, double_quant, torch.bfloat16)
-            for double_quant in (False, True)
-        ],
+        "count_parameters": lambda: [((key,), hf_count(values))],
+        "bytes_per_parameter": lambda: [entry(reference_bytes, dtype)],
+        "weight_memory_bytes": lambda: [((key, dtype), footprint(values, dtype))],
         "lora_parameter_count": lambda: [
-            entry(peft_count, key, lora["r"], lora["target_modules"])
+            ((key, lora["r"], lora["target_modules"]),
+             peft_count(values, lora["r"], lora["target_modules"]))
         ] if lora else [],
     }  # fmt: skip
     return {**case, LENT: {part: lenders[part]() for part in parts}}
@@ -558,10 +556,8 @@ register(
         title="bytes_per_parameter for float32, bfloat16, float16, int8 and 4-bit",
         probe=probe_bytes_per_parameter,
         verify=verify_bytes_per_parameter,
-        examples=lambda: [{"dtypes": [*DTYPES, torch.int8, "4bit"]}],
-        strategy=st.builds(
-            lambda dtypes: {"dtypes": dtypes}, st.permutations([*DTYPES, torch.int8, "4bit"])
-        ),
+        examples=lambda: [{"dtypes": list(EVERY_DTYPE)}],
+        strategy=st.builds(lambda dtypes: {"dtypes": dtypes}, st.permutations(EVERY_DTYPE)),
     ),
     Item(
         "memory_weights",
@@ -571,12 +567,12 @@ register(
         probe=probe_weights,
         verify=verify_weights,
         examples=lambda: [
-            with_lent({**case, "dtype": str(dtype).removeprefix("torch.")}, *WEIGHT_PARTS)
+            with_lent({**case, "dtype": str(dtype).removeprefix("torch.")}, *LENT_TO_WEIGHTS)
             for case in preset_cases()
             for dtype in DTYPES
         ],
         strategy=st.builds(
-            lambda values, dtype: with_lent({"config": values, "dtype": dtype}, *WEIGHT_PARTS),
+            lambda values, dtype: with_lent({"config": values, "dtype": dtype}, *LENT_TO_WEIGHTS),
             configs,
             st.sampled_from(["float32", "bfloat16", "float16"]),
         ),
@@ -589,13 +585,13 @@ register(
         probe=probe_quantized,
         verify=verify_quantized,
         examples=lambda: [
-            with_lent({**case, "blocksize": 64, "double_quant": dq}, *QUANTIZED_PARTS)
+            with_lent({**case, "blocksize": 64, "double_quant": dq}, *LENT_TO_QUANTIZED)
             for case in preset_cases()
             for dq in (False, True)
         ],
         strategy=st.builds(
             lambda values, blocksize, dq: with_lent(
-                {"config": values, "blocksize": blocksize, "double_quant": dq}, *QUANTIZED_PARTS
+                {"config": values, "blocksize": blocksize, "double_quant": dq}, *LENT_TO_QUANTIZED
             ),
             configs,
             st.sampled_from([64, 128, 256]),

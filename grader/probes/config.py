@@ -12,10 +12,14 @@ from __future__ import annotations
 import copy
 import dataclasses
 import importlib.machinery
+import json
 import types
 from typing import Any, ClassVar
 
 THETA = 10000.0
+# The fields transformers' strict dataclass checks to be int (a float or a bool is refused).
+WHOLE = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers")
+WHOLE += ("num_attention_heads", "num_key_value_heads", "max_position_embeddings", "head_dim")
 
 
 @dataclasses.dataclass(init=False, eq=False, repr=False)
@@ -44,20 +48,24 @@ class LlamaConfig:
     attention_dropout: float = 0.0
     mlp_bias: bool = False
     head_dim: int | None = None  # hidden_size // num_attention_heads
+    dtype: Any = None
     model_type: ClassVar[str] = "llama"
 
     def __init__(self, **kwargs: Any) -> None:
         theta = kwargs.pop("rope_theta", None)  # the older spellings, still accepted
-        scaling = kwargs.pop("rope_scaling", None)
+        scaling = kwargs.pop("rope_scaling", None)  # and preferred, as transformers does
         for field in dataclasses.fields(self):
-            setattr(self, field.name, copy.deepcopy(kwargs.pop(field.name, field.default)))
+            value = kwargs.pop(field.name, field.default)
+            if field.name in WHOLE and not (type(value) is int or value is None is field.default):
+                raise TypeError(f"Field '{field.name}' expected int, got {type(value).__name__}")
+            setattr(self, field.name, copy.deepcopy(value))
         for name, value in kwargs.items():  # unknown names are kept, as transformers does
             setattr(self, name, value)
         if self.head_dim is None:
             self.head_dim = self.hidden_size // self.num_attention_heads
         if self.num_key_value_heads is None:
             self.num_key_value_heads = self.num_attention_heads
-        parameters = dict(self.rope_parameters or scaling or {})
+        parameters = dict(scaling or self.rope_parameters or {})
         if theta is not None:
             parameters.setdefault("rope_theta", theta)
         parameters.setdefault("rope_theta", THETA)
@@ -68,8 +76,13 @@ class LlamaConfig:
                 f"The hidden size ({self.hidden_size}) is not a multiple of the number of "
                 f"attention heads ({self.num_attention_heads})."
             )
-        if self.head_dim % 2:
+        if self.head_dim > 4 and self.head_dim % 2:  # transformers allows tiny test heads
             raise ValueError(f"RoPE needs an even rotary dimension, got head_dim={self.head_dim}")
+
+    @property
+    def rope_scaling(self) -> dict:
+        """The older name of `rope_parameters`."""
+        return self.rope_parameters
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], **kwargs: Any) -> LlamaConfig:
@@ -79,6 +92,19 @@ class LlamaConfig:
     def to_dict(self) -> dict[str, Any]:
         """The fields, as a dict."""
         return {**copy.deepcopy(vars(self)), "model_type": self.model_type}
+
+    def to_json_string(self) -> str:
+        """The fields, as JSON."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    def update(self, values: dict[str, Any]) -> None:
+        """Set these fields."""
+        for name, value in values.items():
+            setattr(self, name, value)
+
+    def get_text_config(self, *args: Any, **kwargs: Any) -> LlamaConfig:
+        """A Llama config is its own text config."""
+        return self
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, LlamaConfig) and vars(self) == vars(other)

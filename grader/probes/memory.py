@@ -1,8 +1,8 @@
 """Chapter 4's probes: the learner's counts and bytes for a case's config.
 
-An item that grades one function lends the learner every other function of the chapter that
-it may call (`count_parameters` inside `weight_memory_bytes`, say) as a table of Hugging
-Face's answers for the case's config (`grader.probes.lending`): one bug costs only its own
+An item that grades a total lends the learner the parts it is built from (`count_parameters`
+and `bytes_per_parameter` inside `weight_memory_bytes`, say) as tables of Hugging Face's
+answers for the case's config and dtype (`grader.probes.lending`): one bug costs only its own
 part's points.
 """
 
@@ -40,11 +40,6 @@ def bytes_per_parameter(dtype): ...
 def weight_memory_bytes(config, dtype): ...
 
 
-def quantized_weight_memory_bytes(
-    config, bits=4, blocksize=64, double_quant=False, compute_dtype=torch.bfloat16
-): ...
-
-
 def lora_parameter_count(config, r, target_modules): ...
 
 
@@ -55,7 +50,6 @@ PARTS = {
         count_parameters,
         bytes_per_parameter,
         weight_memory_bytes,
-        quantized_weight_memory_bytes,
         lora_parameter_count,
     )
 }

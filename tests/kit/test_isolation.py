@@ -9,11 +9,14 @@ to Hugging Face or the kit without an `import` statement: each is flagged with i
 """
 
 import os
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
+from grader.autograde import worker
 from grader.autograde.demo import hostile_submission
 from grader.autograde.grade import FLAGGED, GRADED, Grader
 from grader.autograde.sandbox import Limits, isolation
@@ -22,6 +25,7 @@ from grader.autograde.worker import (
     HIDDEN_PACKAGES,
     below_tmp,
     clean_slate,
+    closed_to_nobody,
     import_paths,
     package_paths,
 )
@@ -43,7 +47,7 @@ ANSWER_KEY = {
     "code_object": ("rmsnorm", "code object"),
     "remove_tripwire": ("rmsnorm", "sys.setprofile"),
     "proc_root": ("rmsnorm", "opened"),
-    "lent_tables": ("memory", "(earns nothing: another item's tables miss its drawn cases)"),
+    "lent_tables": ("memory", "(earns nothing: other items' tables miss its cases)"),
     "sys_modules_model": ("memory", "(earns nothing: the stand-in transformers has no model)"),
 }
 CLEAN_CHAPTERS = ("rmsnorm", "attention", "memory", "sampling")  # probes all in grader.probes
@@ -121,6 +125,22 @@ def grader(request, tmp_path_factory):
     graded.prepare(set(HONEST_CHAPTERS))
     yield graded
     graded.close()
+
+
+def test_folders_nobody_may_enter_are_found_on_the_way_to_python(monkeypatch):
+    """Run as root without bwrap, a child becomes nobody: a Python below a folder others may
+    not enter (/root) is found, so that the child's slate can show the way through it."""
+    base = Path(tempfile.mkdtemp())
+    base.chmod(0o755)
+    python = base / "closed" / "pyenv" / "python3.11"
+    python.mkdir(parents=True)
+    (base / "closed").chmod(0o700)
+    (base / "open").mkdir()
+    monkeypatch.setattr(worker, "import_paths", lambda: {str(python), str(base / "open")})
+    try:
+        assert closed_to_nobody.__wrapped__() == [str(base / "closed")]
+    finally:
+        shutil.rmtree(base)
 
 
 def test_nothing_survives_a_submission(grader):

@@ -1,15 +1,18 @@
 """kit grade's stand-in `LlamaConfig` (grader/probes/config.py) is transformers' own, field by
 field: a learner's config code gets the same values in the grader as in their own pytest."""
 
+import copy
 import dataclasses
+import json
 import sys
 
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from transformers import LlamaConfig
 
-from grader.probes import config
+from grader.probes import config, lending
 
 heads = st.integers(1, 8)
 kwargs = st.fixed_dictionaries(
@@ -25,6 +28,7 @@ kwargs = st.fixed_dictionaries(
         "rope_parameters": st.sampled_from(
             [None, {"rope_type": "default"}, {"rope_type": "default", "rope_theta": 3.0}]
         ),
+        "rope_scaling": st.sampled_from([{"rope_type": "default", "rope_theta": 7.0}]),
         "attention_bias": st.booleans(),
         "mlp_bias": st.booleans(),
         "unknown_field": st.integers(),
@@ -33,12 +37,13 @@ kwargs = st.fixed_dictionaries(
 
 
 @settings(max_examples=200, deadline=None)
-@given(kwargs, heads, st.sampled_from([None, 1, 2, 4]), st.sampled_from([2, 8, 64]))
+@given(kwargs, heads, st.sampled_from([None, 1, 2, 4]), st.sampled_from([1, 2, 3, 4, 8, 64]))
 def test_stand_in_has_the_fields_of_transformers_config(values, heads, kv_divisor, head_dim):
     values = {**values, "hidden_size": heads * head_dim, "num_attention_heads": heads}
     if kv_divisor is not None and heads % kv_divisor == 0:
         values["num_key_value_heads"] = heads // kv_divisor
-    theirs, ours = LlamaConfig(**values), config.LlamaConfig(**values)
+    # transformers fills in the dicts it is given: each class gets its own copy.
+    theirs, ours = LlamaConfig(**copy.deepcopy(values)), config.LlamaConfig(**copy.deepcopy(values))
     for name in [*(field.name for field in dataclasses.fields(ours)), *values]:
         if name != "rope_theta":  # transformers moves it into rope_parameters
             assert getattr(ours, name) == getattr(theirs, name), name
@@ -48,17 +53,27 @@ def test_stand_in_has_the_fields_of_transformers_config(values, heads, kv_diviso
         lambda cls, c: dataclasses.replace(c, num_hidden_layers=c.num_hidden_layers + 1),
         lambda cls, c: cls.from_dict(c.to_dict()),
         lambda cls, c: cls(**c.to_dict()),
+        lambda cls, c: cls.from_dict(json.loads(c.to_json_string())),
     ):
         theirs_made, ours_made = made(LlamaConfig, theirs), made(config.LlamaConfig, ours)
         for field in dataclasses.fields(ours):
             assert getattr(ours_made, field.name) == getattr(theirs_made, field.name), field.name
 
 
-@pytest.mark.parametrize("values", [{"hidden_size": 63, "num_attention_heads": 4}, {"head_dim": 7}])
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"hidden_size": 63, "num_attention_heads": 4},
+        {"head_dim": 7},
+        {"vocab_size": True},
+        {"intermediate_size": 14336.0},
+        {"num_key_value_heads": 2.0},
+    ],
+)
 def test_stand_in_refuses_what_transformers_refuses(values):
     with pytest.raises(Exception):  # noqa: B017  (transformers' is a StrictDataclassError)
         LlamaConfig(**values)
-    with pytest.raises(ValueError):
+    with pytest.raises((ValueError, TypeError)):
         config.LlamaConfig(**values)
 
 
@@ -81,3 +96,30 @@ def test_stand_ins_answer_every_import_of_llama_config(monkeypatch):
         exec("from transformers import LlamaForCausalLM", {})
     with pytest.raises(ImportError):
         exec("import transformers.models.llama.modeling_llama", {})
+
+
+def test_a_lent_table_matches_a_config_by_its_fields_only():
+    """memory's tables key a config by its shape fields: any config with those values hits,
+    one that differs in any of them misses (and goes to the learner's own function)."""
+    key = {"hidden_size": 64, "num_attention_heads": 4, "head_dim": 16}
+    table = [((key, torch.float32), 123)]
+    same = config.LlamaConfig(hidden_size=64, num_attention_heads=4, vocab_size=7)
+    assert lending.lookup(table, (same, torch.float32)) == 123
+    assert (
+        lending.lookup(table, (LlamaConfig(hidden_size=64, num_attention_heads=4), torch.float32))
+        == 123
+    )
+    other = config.LlamaConfig(hidden_size=64, num_attention_heads=4, head_dim=8)
+    assert lending.lookup(table, (other, torch.float32)) is None
+    assert lending.lookup(table, (same, torch.bfloat16)) is None
+    assert lending.lookup(table, (key, torch.float32)) == 123  # a dict is compared as a dict
+
+    class Hostile:
+        def __getattr__(self, name):
+            raise RuntimeError(name)
+
+        def __eq__(self, other):
+            raise RuntimeError("==")
+
+    assert lending.lookup(table, (Hostile(), torch.float32)) is None
+    assert lending.lookup([((1,), 2)], (Hostile(),)) is None

@@ -7,7 +7,8 @@ HINT = None
 
 
 def count_parameters(config):
-    d, head = config.hidden_size, config.hidden_size // config.num_attention_heads
+    d = config.hidden_size
+    head = getattr(config, "head_dim", None) or d // config.num_attention_heads
     q, kv = config.num_attention_heads * head, config.num_key_value_heads * head
     inner = config.intermediate_size
     with torch.device("meta"):
