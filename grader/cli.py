@@ -11,6 +11,7 @@ from pathlib import Path
 from rich.console import Console
 
 from grader.chapters import CHAPTERS, one_line
+from grader.presets import LINEARS
 
 console = Console()
 
@@ -126,9 +127,7 @@ def parse_bytes(text: str) -> int:
     )
 
 
-# The linear layers of a LLaMA model that LoRA may adapt, by their Hugging Face names.
-LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-LORA_TARGETS += ("lm_head",)
+LORA_TARGETS = (*LINEARS, "lm_head")  # what kit memory's --lora-targets may name
 
 
 def count(least: int):

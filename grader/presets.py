@@ -6,6 +6,10 @@ determine its size; `META_PARAMS` are the same models' original `params.json` fr
 
 from __future__ import annotations
 
+# The linear layers of one decoder layer, by their Hugging Face names (what LoRA may adapt,
+# with lm_head).
+LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
 HF_CONFIGS: dict[str, dict] = {
     "llama-2-7b": dict(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
                        num_attention_heads=32, num_key_value_heads=32, vocab_size=32000,

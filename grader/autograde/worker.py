@@ -277,16 +277,20 @@ def below_tmp() -> list[str]:
 
 
 @functools.cache
-def closed_to_nobody() -> list[str]:
+def closed_to_nobody() -> dict[str, list[str]]:
     """The outermost folders on the way to `import_paths` that others may not enter (a Python
-    installed below /root): a child that becomes nobody could not import from it."""
-    closed = set()
-    for path in import_paths():
+    installed below /root), each with the import paths below it: a child that becomes nobody
+    could not import from them."""
+    paths, closed = import_paths(), set()
+    for path in paths:
         for folder in reversed(Path(path).parents):
             if not os.stat(folder).st_mode & stat.S_IXOTH:
                 closed.add(str(folder))
                 break
-    return outermost(closed)
+    return {
+        folder: outermost(p for p in paths if p.startswith(f"{folder}/"))
+        for folder in outermost(closed)
+    }
 
 
 def clean_slate(limits: dict, hide_answers: bool = False) -> None:
@@ -310,8 +314,8 @@ def clean_slate(limits: dict, hide_answers: bool = False) -> None:
     cover("/tmp", below_tmp(), options, read_only=False)
     cover("/dev/shm", (), options, read_only=False)
     if uid == 0:  # the child becomes nobody: a folder it may not enter shows only the way in
-        for folder in closed_to_nobody():
-            cover(folder, outermost(p for p in import_paths() if p.startswith(f"{folder}/")))
+        for folder, kept in closed_to_nobody().items():
+            cover(folder, kept)
     if hide_answers:
         hide_answer_key()
     # SysV segments of this namespace: at most the memory limit in all (shmall counts pages).

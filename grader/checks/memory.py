@@ -17,6 +17,7 @@ import torch
 from hypothesis import strategies as st
 
 from grader import presets, reference
+from grader.presets import LINEARS
 from grader.probes.config import llama_config
 from grader.probes.lending import LENT, entry
 from grader.probes.memory import (
@@ -67,7 +68,6 @@ HINTS = {
 }
 
 DTYPES = (torch.float32, torch.bfloat16, torch.float16)
-LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
 def meta_model(values: dict, dtype=torch.float32):

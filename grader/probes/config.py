@@ -126,23 +126,19 @@ def llama_config(values: dict, **overrides: Any):
 
 def stand_ins() -> dict[str, types.ModuleType]:
     """`transformers` and the module paths of LlamaConfig, each holding this class alone."""
-    modules = {}
+    modules: dict[str, types.ModuleType] = {}
     for name in (
         "transformers",
+        "transformers.models",
         "transformers.models.llama",
         "transformers.models.llama.configuration_llama",
     ):
         module = types.ModuleType(name, "kit grade's stand-in: LlamaConfig, and nothing else")
         module.__spec__ = importlib.machinery.ModuleSpec(name, None)  # find_spec answers
-        module.LlamaConfig = LlamaConfig
+        if name != "transformers.models":  # as in transformers, which has none there
+            module.LlamaConfig = LlamaConfig
+        parent, _, child = name.rpartition(".")
+        if parent:  # `transformers.models.llama` as an attribute, as an import makes it
+            setattr(modules[parent], child, module)
         modules[name] = module
-    modules["transformers"].models = types.ModuleType("transformers.models")
-    modules["transformers"].models.__spec__ = importlib.machinery.ModuleSpec(
-        "transformers.models", None
-    )
-    modules["transformers.models"] = modules["transformers"].models
-    modules["transformers.models"].llama = modules["transformers.models.llama"]
-    modules["transformers.models.llama"].configuration_llama = modules[
-        "transformers.models.llama.configuration_llama"
-    ]
     return modules

@@ -138,7 +138,7 @@ def test_folders_nobody_may_enter_are_found_on_the_way_to_python(monkeypatch):
     (base / "open").mkdir()
     monkeypatch.setattr(worker, "import_paths", lambda: {str(python), str(base / "open")})
     try:
-        assert closed_to_nobody.__wrapped__() == [str(base / "closed")]
+        assert closed_to_nobody.__wrapped__() == {str(base / "closed"): [str(python)]}
     finally:
         shutil.rmtree(base)
 
