@@ -63,6 +63,15 @@ def probe_locations(chapter: str) -> dict[str, str]:
     return {i.grade_id: f"{i.probe.__module__}:{i.probe.__qualname__}" for i in items(chapter)}
 
 
+def children(chapter: str) -> list[tuple[list[str], list[str]]]:
+    """The chapter's items by the parts their probe lends (`grader.probes.parts.lends`), in
+    order: in kit grade, each group runs in a child that holds those parts alone."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for item in items(chapter):
+        groups.setdefault(getattr(item.probe, "lends", ()), []).append(item.grade_id)
+    return [(grade_ids, list(lent)) for lent, grade_ids in groups.items()]
+
+
 def get(grade_id: str) -> Item:
     """The item with this grade_id."""
     for item in items():

@@ -70,6 +70,26 @@ def write_frame(fd: int, body: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
+def joined(bodies: list[bytes]) -> bytes:
+    """Frames, back to back, as one body (`split` takes them apart)."""
+    return b"".join(len(body).to_bytes(HEADER, "little") + body for body in bodies)
+
+
+def split(blob: bytes, count: int) -> list[bytes]:
+    """The `count` frames of a `joined` body; ValueError if it holds anything else."""
+    bodies, at = [], 0
+    for _ in range(count):
+        size = int.from_bytes(blob[at : at + HEADER], "little")
+        at += HEADER
+        if at + size > len(blob):
+            raise ValueError("a frame runs past the end of the message")
+        bodies.append(blob[at : at + size])
+        at += size
+    if at != len(blob):
+        raise ValueError("bytes follow the last frame")
+    return bodies
+
+
 def take_channel() -> tuple[int, int]:
     """The grader's channel (requests, replies), moved off fds 0 and 1; die with the grader."""
     # A channel of its own, so that nothing printed reaches it.

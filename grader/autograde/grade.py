@@ -33,6 +33,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 
 from grader import registry
 from grader.autograde import wire
+from grader.autograde.channel import split
 from grader.autograde.cohort import mistake
 from grader.autograde.sandbox import Isolation, Limits, Worker
 from grader.autograde.submissions import Submission, cell_at
@@ -119,6 +120,33 @@ def draw_cases(item: Item, key: int, examples: int) -> list:
 Verdict = Callable[[Item, int, object], str]  # (item, case number, output) -> hint or ""
 
 
+def merged(children: list, count, message: bytes) -> tuple[dict, list[str], str]:
+    """The items, tripwire flags and first crash of a submission's children's reports.
+
+    A child's report counts for its own group's items only: a child that holds the MLP (lent
+    to the decoder-layer item) cannot answer the MLP item. A message that is not `count`
+    valid reports, one per group, is a crash.
+    """
+    try:
+        if count != len(children):
+            raise ValueError(f"{count} results for {len(children)} groups of items")
+        reports = [wire.decode(body) for body in split(message, count)]
+    except ValueError:  # WireError too
+        return {}, [], "its result was not a valid message"
+    items, flags, crashes = {}, [], []
+    for (grade_ids, _lent), report in zip(children, reports, strict=True):
+        if not isinstance(report, dict):
+            crashes.append("bad result")
+            continue
+        crashes.append(str(report.get("crash") or "")[:300])
+        sent = report.get("items")
+        if isinstance(sent, dict):
+            items.update({i: sent[i] for i in grade_ids if i in sent})
+        tripped = report.get("flags")
+        flags += [str(f)[:200] for f in tripped[:5]] if isinstance(tripped, list) else []
+    return items, flags[:5], next(filter(None, crashes), "")
+
+
 def score(chapter: str, report, verdict: Verdict) -> list[ItemResult]:
     """Check what a submission's probes returned against the references: all or nothing."""
     items = report.get("items") if isinstance(report, dict) else None
@@ -201,6 +229,7 @@ class Grader:
         self.directory = directory
         self.examples = examples
         self.cases: dict[str, dict[str, list]] = {}
+        self.children: dict[str, list] = {}  # by chapter: [grade_ids, lent parts] per child
         self.blobs: dict[str, bytes] = {}
         self.verdicts = Verdicts(self.cases)
         self.workers: Queue[Worker] = Queue()
@@ -222,7 +251,8 @@ class Grader:
                 path.with_suffix(".tmp").write_bytes(blob)
                 os.replace(path.with_suffix(".tmp"), path)
             # The grader checks the very cases the workers get: decoded from the same bytes.
-            self.cases[chapter] = wire.decode(blob)["cases"]
+            request = wire.decode(blob)
+            self.cases[chapter], self.children[chapter] = request["cases"], request["children"]
             self.blobs[chapter] = blob
 
     def draw(self, chapter: str) -> bytes:
@@ -236,8 +266,9 @@ class Grader:
             warnings.simplefilter("ignore")
             drawn = {item.grade_id: draw_cases(item, self.key, self.examples) for item in items}
         probes = registry.probe_locations(chapter)
-        request = {"kind": "cases", "chapter": chapter, "cases": drawn}
-        return wire.encode({**request, "probes": probes, "clean": is_clean(probes)})
+        request = {"kind": "cases", "chapter": chapter, "cases": drawn, "probes": probes}
+        children = registry.children(chapter)
+        return wire.encode({**request, "clean": is_clean(probes), "children": children})
 
     def grade(self, submission: Submission) -> Outcome:
         """Run one submission in a worker and score it."""
@@ -257,14 +288,9 @@ class Grader:
             outcome.status = TIMED_OUT if status.get("status") == TIMED_OUT else CRASHED
             outcome.reason = str(status.get("detail", ""))
             return outcome
-        try:
-            report = wire.decode(message)
-            crash = str(report.get("crash", ""))[:300] if isinstance(report, dict) else "bad result"
-        except wire.WireError:
-            report, crash = None, "its result was not a valid message"
-        tripped = report.get("flags") if isinstance(report, dict) else None  # the tripwire's
-        tripped = [str(f)[:200] for f in tripped[:5]] if isinstance(tripped, list) else []
-        outcome.items = score(submission.chapter, report, self.verdicts)
+        children = self.children[submission.chapter]
+        items, tripped, crash = merged(children, status.get("children"), message)
+        outcome.items = score(submission.chapter, {"items": items}, self.verdicts)
         if crash:
             outcome.status, outcome.reason = CRASHED, crash
         elif flags := submission.flags + tripped:

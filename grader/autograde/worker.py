@@ -43,10 +43,12 @@ from pathlib import Path
 
 from grader.autograde import wire
 from grader.autograde.channel import (
+    HEADER,
     LIBC,
     PR_SET_PDEATHSIG,
     ChannelClosed,
     TimedOut,
+    joined,
     mapped,
     read_frame,
     take_channel,
@@ -120,8 +122,8 @@ def serve(requests: int, replies: int, zygote: Zygote | None) -> None:
                 answers = [wire.encode({"ok": True})]
             else:
                 spare = zygote.pid if zygote else None
-                status, result = run_child(request, cases[chapter], (requests, replies), spare)
-                answers = [wire.encode(status), result]
+                status, results = run_children(request, cases[chapter], (requests, replies), spare)
+                answers = [wire.encode(status), results]
         except OSError as error:  # no fork, no pipe, no disk: the worker's trouble, not the child's
             answers = [wire.encode({"status": "environment", "detail": one_line(error)}), b""]
         for answer in answers:
@@ -184,17 +186,46 @@ def load_answer_key() -> None:
     quiet_transformers().__enter__()  # for the zygote's whole life
 
 
-def run_child(
+def run_children(
     request: dict, cases: dict, channel: tuple[int, int], spare: int | None
 ) -> tuple[dict, bytes]:
-    """Fork a child for one submission; wait for its result within the wall-clock limit.
+    """Run a submission's items in one child per group (`cases["children"]`: grade_ids and
+    the parts their child is lent), in turn, under one wall-clock deadline and one size limit
+    for all their results.
 
-    `cases` is the chapter's cases request; `spare` a process below this one that outlives
-    every child (the zygote).
+    The status is `done` with the number of children, and the message their raw results, each
+    length-prefixed (`channel.joined`): only the grader decodes them. Any other status is the
+    first child's that did not finish, and the children after it do not run.
+    """
+    limits = request["limits"]
+    deadline, left = time.monotonic() + limits["wall"], limits["result"]
+    results = []
+    for grade_ids, lent in cases["children"]:
+        group = {**cases, "cases": {i: cases["cases"][i] for i in grade_ids}, "lent": lent}
+        status, result = run_child(request, group, channel, spare, deadline, left - HEADER)
+        if status["status"] != "done":
+            return status, b""
+        results.append(result)
+        left -= HEADER + len(result)
+    return {"status": "done", "children": len(results)}, joined(results)
+
+
+def run_child(
+    request: dict,
+    cases: dict,
+    channel: tuple[int, int],
+    spare: int | None,
+    deadline: float,
+    limit: int,
+) -> tuple[dict, bytes]:
+    """Fork a child for one group of a submission's items; wait for its result, of at most
+    `limit` bytes, until the deadline.
+
+    `cases` is the group's part of the chapter's cases request; `spare` a process below this
+    one that outlives every child (the zygote).
     """
     limits = request["limits"]
     read_end, write_end = os.pipe()
-    deadline = time.monotonic() + limits["wall"]
     pid = os.fork()
     if pid == 0:  # the child: never returns
         for fd in (read_end, *channel):
@@ -203,7 +234,7 @@ def run_child(
     os.close(write_end)
     try:
         # A frame, not EOF: a daemon that inherited the pipe cannot hold the result back.
-        result, failure = read_frame(read_end, limits["result"], deadline), None
+        result, failure = read_frame(read_end, limit, deadline), None
     except ChannelClosed as closed:
         result, failure = b"", closed
     os.close(read_end)
@@ -293,12 +324,12 @@ def closed_to_nobody() -> dict[str, list[str]]:
     }
 
 
-def clean_slate(limits: dict, hide_answers: bool = False) -> None:
+def clean_slate(limits: dict, hide_answers: bool = False, lent: Iterable[str] = ()) -> None:
     """Own mount and IPC namespaces, a fresh /tmp and /dev/shm: nothing outlives this process.
 
     What Python or the kit reads from below /tmp is bound again, read-only, into the fresh
     one: a lazy import in the child must find its module. With `hide_answers`, the answer
-    key's files are covered too (`hide_answer_key`).
+    key's files are covered too, but for the parts `lent` (`hide_answer_key`).
     """
     uid, gid = os.getuid(), os.getgid()
     # Without root (bwrap's user namespace, or an unprivileged host) a user namespace of our
@@ -317,7 +348,7 @@ def clean_slate(limits: dict, hide_answers: bool = False) -> None:
         for folder, kept in closed_to_nobody().items():
             cover(folder, kept)
     if hide_answers:
-        hide_answer_key()
+        hide_answer_key(lent)
     # SysV segments of this namespace: at most the memory limit in all (shmall counts pages).
     Path("/proc/sys/kernel/shmall").write_text(str(limits["memory"] // os.sysconf("SC_PAGE_SIZE")))
 
@@ -353,9 +384,10 @@ def cover(
         check(LIBC.mount(None, target.encode(), None, remount, options.encode()), f"seal {target}")
 
 
-def hide_answer_key() -> None:
-    """Cover the kit but for `KIT_KEPT` (in a checkout: solutions, tests, benchmarks too), and
-    the answer packages: what the child can import or read computes no answer."""
+def hide_answer_key(lent: Iterable[str] = ()) -> None:
+    """Cover the kit but for `KIT_KEPT` (in a checkout: solutions, tests, benchmarks too), the
+    parts of `grader.probes.parts` but those `lent`, and the answer packages: what the child
+    can import or read computes no answer to its items."""
     root = GRADER.parent
     kept = [str(GRADER / name) for name in KIT_KEPT]
     if (root / "pyproject.toml").is_file():  # a checkout; a virtualenv inside it stays
@@ -363,6 +395,8 @@ def hide_answer_key() -> None:
         cover(str(root), outermost([*kept, *inside]))
     else:  # an installed kit: the package alone
         cover(str(GRADER), kept)
+    parts = GRADER / "probes" / "parts"  # no __pycache__: it holds the parts not lent too
+    cover(str(parts), [str(parts / f"{name}.py") for name in ("__init__", *lent)])
     for path in package_paths(HIDDEN_PACKAGES):  # an empty folder imports as a namespace package
         refusal = f"raise ModuleNotFoundError({NOT_HERE!r}, name=__name__)\n"
         cover(path, files={"__init__.py": refusal} if not path.endswith(".libs") else None)
@@ -416,7 +450,7 @@ def child(request: dict, cases: dict, result_fd: int, limits: dict) -> None:
         # it only makes the worker a candidate too, whose death is regraded.
         with contextlib.suppress(OSError):
             Path("/proc/self/oom_score_adj").write_text("1000")
-        clean_slate(limits, hide_answers=cases["clean"])
+        clean_slate(limits, hide_answers=cases["clean"], lent=cases["lent"])
         drop_privileges()
         work = Path(tempfile.mkdtemp(prefix="submission-", dir="/tmp"))
     except BaseException:  # nothing of the student's has run yet: the environment failed
@@ -446,7 +480,8 @@ def child(request: dict, cases: dict, result_fd: int, limits: dict) -> None:
 
 
 def probe_all(chapter: str, work: Path, cases: dict) -> bytes:
-    """Import the submission and run every probe on every case; stop an item at its first error.
+    """Import the submission and run the probes of the items in `cases` (a child's group) on
+    every case; stop an item at its first error.
 
     A clean chapter's probes are imported by name, with the modules they stand in for
     (`STAND_INS`: a plain `transformers.LlamaConfig`), and the tripwire only watches for the
@@ -458,8 +493,10 @@ def probe_all(chapter: str, work: Path, cases: dict) -> bytes:
     from grader.runner import call_probe, plain
 
     probes = {
-        grade_id: probe_named(location) if cases["clean"] else registry.get(grade_id).probe
-        for grade_id, location in cases["probes"].items()
+        grade_id: probe_named(cases["probes"][grade_id])
+        if cases["clean"]
+        else registry.get(grade_id).probe
+        for grade_id in cases["cases"]
     }
     if cases["clean"]:  # what the probes stand in for (`from transformers import LlamaConfig`)
         for module in {sys.modules[probe.__module__] for probe in probes.values()}:

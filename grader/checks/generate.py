@@ -20,6 +20,7 @@ from grader import reference
 from grader.chapters import one_line
 from grader.checks import attention, llama
 from grader.compare import describe, expect_close, expect_like, is_close, per_case
+from grader.probes.llama import load_into
 from grader.registry import Case, CheckFailed, Item, Output, register
 
 CHAPTER = "generate"
@@ -355,7 +356,7 @@ def verify_forward(case: Case, output: Output) -> None:
 def probe_own_stack(impl, case: Case) -> Output:
     """The learner's Llama, forward_with_cache, KVCache, sampler and loop together."""
     model = impl.Llama(llama.llama_config(case["config"]))
-    llama.load_into(model, case["state_dict"], "Llama")
+    load_into(model, case["state_dict"], "Llama")
     model.eval()
     recorded = []
 

@@ -1,7 +1,8 @@
 """Chapter 3, llama: MLP, decoder layer and the full model against LlamaForCausalLM.
 
-Each item grades one class and binds every other part to the HF-backed reference while it
-runs (`Impl.substituted`); `llama_own_stack` alone runs the learner's whole stack.
+Each item grades one class with every other part lent (`grader.probes.llama`: LLaMA's
+modules in plain torch, checked against HF's in tests/kit/test_parts.py), and compares with
+LlamaForCausalLM; `llama_own_stack` alone runs the learner's whole stack.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import torch
 from hypothesis import strategies as st
 
 from grader import reference
-from grader.chapters import one_line
 from grader.checks.attention import first_difference, gapped_positions, left_padding, real_tokens
 from grader.compare import (
     Tolerance,
@@ -20,6 +20,16 @@ from grader.compare import (
     is_close,
     max_error,
     per_case,
+)
+from grader.probes.llama import (
+    NAMES,
+    given,
+    probe_layer,
+    probe_mlp,
+    probe_model,
+    probe_own_stack,
+    probe_structure,
+    traced,
 )
 from grader.registry import Case, CheckFailed, Item, Output, register
 
@@ -33,8 +43,7 @@ HINTS = {
     "final_norm": "Apply the final norm (model.norm) to the last layer's output, before lm_head.",
     "tie": "With config.tie_word_embeddings, make lm_head.weight the same Parameter as "
     "model.embed_tokens.weight; otherwise give lm_head its own.",
-    "names": "Use Hugging Face's names and nesting: model.embed_tokens, model.layers[i]"
-    ".{self_attn,mlp,input_layernorm,post_attention_layernorm}, model.norm, lm_head.",
+    "names": NAMES,
     "same_norm": "Use two RMSNorms: input_layernorm before attention and "
     "post_attention_layernorm before the MLP, each with its own weight.",
     "layer_theta": "Build self_attn with the config's theta: "
@@ -59,7 +68,6 @@ TOLERANCES = {
     torch.bfloat16: Tolerance(rtol=2e-2, atol=1e-1),
     torch.float16: Tolerance(rtol=1e-2, atol=1e-2),
 }
-PARTS = ("RMSNorm", "Attention", "MLP", "DecoderLayer")
 
 
 def config_case(
@@ -113,11 +121,6 @@ def config_case(
         case["attention_mask"] = left_padding(g, batch, seq)
         case["position_ids"] = (case["attention_mask"].cumsum(-1) - 1).clamp(min=0)
     return case
-
-
-def given(case: Case) -> dict:
-    """The keyword arguments a case passes besides the ids: position_ids, attention_mask."""
-    return {name: case[name] for name in ("position_ids", "attention_mask") if name in case}
 
 
 def inputs(case: Case) -> str:
@@ -182,17 +185,6 @@ def shape_of(config: dict) -> str:
     )
 
 
-def load_into(model: torch.nn.Module, state_dict: dict, what: str) -> None:
-    """load_state_dict(strict=True), failing with the names that do not match."""
-    try:
-        model.load_state_dict(state_dict)
-    except RuntimeError as error:
-        raise CheckFailed(
-            f"a Hugging Face state_dict does not load into {what} "
-            f"({one_line(error, 140)}). {HINTS['names']}"
-        ) from None
-
-
 # ---- MLP ------------------------------------------------------------------------------------
 
 
@@ -212,13 +204,6 @@ def mlp_case(seed: int, hidden: int, intermediate: int, dtype=torch.float32) -> 
         },
         "x": torch.randn(2, 3, hidden, generator=g).to(dtype) * 2,
     }
-
-
-def probe_mlp(impl, case: Case) -> Output:
-    mlp = impl.MLP(case["hidden_size"], case["intermediate_size"]).to(case["x"].dtype)
-    load_into(mlp, case["state_dict"], "MLP")
-    with torch.no_grad():
-        return {"y": mlp(case["x"])}
 
 
 def verify_mlp(case: Case, output: Output) -> None:
@@ -259,14 +244,6 @@ def layer_case(case: Case) -> Case:
         },
         "x": torch.randn(*case["input_ids"].shape, hidden, generator=g) * 2,
     }
-
-
-def probe_layer(impl, case: Case) -> Output:
-    parts = {name: getattr(reference, name) for name in ("RMSNorm", "Attention", "MLP")}
-    with impl.substituted(parts), torch.no_grad():
-        layer = impl.DecoderLayer(llama_config(case["config"]))
-        load_into(layer, case["state_dict"], "DecoderLayer")
-        return {"y": layer(case["x"], **given(case))}
 
 
 def reference_layer(case: Case, **changes) -> torch.nn.Module:
@@ -348,17 +325,6 @@ def verify_layer(case: Case, output: Output) -> None:
 # ---- the model ------------------------------------------------------------------------------
 
 
-def probe_model(impl, case: Case) -> Output:
-    """The learner's Llama with every part bound to the reference, in the case's dtype."""
-    dtype = getattr(torch, case.get("dtype_name", "float32"))
-    with impl.substituted({name: getattr(reference, name) for name in PARTS}):
-        model = impl.Llama(llama_config(case["config"])).to(dtype)
-        load_into(model, {k: v.to(dtype) for k, v in case["state_dict"].items()}, "Llama")
-        with torch.no_grad():
-            logits = model(case["input_ids"], **given(case))
-    return {"logits": logits}
-
-
 def model_mistakes(case: Case, dtype: torch.dtype):
     """What the usual mistakes in LlamaModel and Llama return on the case."""
     model = hf_model(case, dtype)
@@ -403,29 +369,6 @@ def verify_model(case: Case, output: Output) -> None:
     expect_close(actual, expected, tolerance, what, diagnose)
 
 
-def probe_structure(impl, case: Case) -> Output:
-    with impl.substituted({name: getattr(reference, name) for name in PARTS}):
-        model = impl.Llama(llama_config(case["config"]))
-    state = model.state_dict()
-    load_error = None
-    try:
-        model.load_state_dict(case["state_dict"])
-    except RuntimeError as error:
-        load_error = one_line(error, 140)
-    embed, head = getattr(model, "model", None), getattr(model, "lm_head", None)
-    tied = (
-        embed is not None
-        and head is not None
-        and getattr(getattr(embed, "embed_tokens", None), "weight", None) is head.weight
-    )
-    return {
-        "names": sorted(state),
-        "shapes": [list(state[name].shape) for name in sorted(state)],
-        "load_error": load_error,
-        "tied": tied,
-    }
-
-
 def verify_structure(case: Case, output: Output) -> None:
     shapes = hf_shapes(case["config"])
     names = sorted(shapes)
@@ -447,51 +390,6 @@ def verify_structure(case: Case, output: Output) -> None:
             f"lm_head and embed_tokens are {state} for tie_word_embeddings="
             f"{case['config']['tie_word_embeddings']}. {HINTS['tie']}"
         )
-
-
-def traced(model: torch.nn.Module, run) -> tuple[list[str], list[torch.Tensor]]:
-    """Run `run()` with a forward hook on every named submodule: names and tensor outputs,
-    in the order the modules finished (a module called twice keeps its first output)."""
-    names, outputs, handles = [], [], []
-
-    def record(name: str):
-        def hook(_module, _args, output) -> None:
-            if isinstance(output, tuple):
-                output = output[0]  # HF's attention returns (output, weights)
-            if isinstance(output, torch.Tensor) and name not in names:
-                names.append(name)
-                outputs.append(output.detach().clone())
-
-        return hook
-
-    for name, module in model.named_modules():
-        if name:
-            handles.append(module.register_forward_hook(record(name)))
-    try:
-        run()
-    finally:
-        for handle in handles:
-            handle.remove()
-    return names, outputs
-
-
-def probe_own_stack(impl, case: Case) -> Output:
-    """The learner's whole stack, their own chapters included, with every module's output;
-    and a run with a changed future."""
-    model = impl.Llama(llama_config(case["config"]))
-    load_into(model, case["state_dict"], "Llama")
-    ids = case["input_ids"]
-    changed = ids.clone()
-    changed[:, -2:] = (changed[:, -2:] + 1) % case["config"]["vocab_size"]
-    with torch.no_grad():
-        logits = []
-        names, outputs = traced(model, lambda: logits.append(model(ids, **given(case))))
-        return {
-            "logits": logits[0],
-            "logits_changed_future": model(changed, **given(case)),
-            "module_names": names,
-            "module_outputs": outputs,
-        }
 
 
 def first_divergence(case: Case, output: Output) -> str:

@@ -24,6 +24,7 @@ from grader.chapters import ROOT
 from grader.checks import generate as generate_checks
 from grader.checks import llama
 from grader.compare import per_case
+from grader.probes.llama import load_into
 from grader.registry import Case, CheckFailed, Item, Output, register
 
 CHAPTER = "tokenizer"
@@ -485,7 +486,7 @@ def eos_case(seed: int, prompt: str, max_new_tokens: int, **sampling) -> Case:
 def probe_end_to_end(impl, case: Case) -> Output:
     """The learner's tokenizer, Llama, sampler and loop, with what generate returned recorded."""
     model = impl.Llama(llama.llama_config(case["config"]))
-    llama.load_into(model, case["state_dict"], "Llama")
+    load_into(model, case["state_dict"], "Llama")
     model.eval()
     recorded = {"last_logits": [], "tokens": None}
 

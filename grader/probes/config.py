@@ -124,6 +124,14 @@ def llama_config(values: dict, **overrides: Any):
     return LlamaConfig(**values, rope_parameters=parameters, **overrides)
 
 
+def stand_in_module(name: str, doc: str, **attributes: Any) -> types.ModuleType:
+    """A module named `name` that holds `attributes` alone, as kit grade's child imports it."""
+    module = types.ModuleType(name, f"kit grade's stand-in: {doc}")
+    module.__spec__ = importlib.machinery.ModuleSpec(name, None)  # find_spec answers
+    vars(module).update(attributes)
+    return module
+
+
 def stand_ins() -> dict[str, types.ModuleType]:
     """`transformers` and the module paths of LlamaConfig, each holding this class alone."""
     modules: dict[str, types.ModuleType] = {}
@@ -133,10 +141,9 @@ def stand_ins() -> dict[str, types.ModuleType]:
         "transformers.models.llama",
         "transformers.models.llama.configuration_llama",
     ):
-        module = types.ModuleType(name, "kit grade's stand-in: LlamaConfig, and nothing else")
-        module.__spec__ = importlib.machinery.ModuleSpec(name, None)  # find_spec answers
-        if name != "transformers.models":  # as in transformers, which has none there
-            module.LlamaConfig = LlamaConfig
+        # transformers.models has no LlamaConfig, in transformers either
+        held = {} if name == "transformers.models" else {"LlamaConfig": LlamaConfig}
+        module = stand_in_module(name, "LlamaConfig, and nothing else", **held)
         parent, _, child = name.rpartition(".")
         if parent:  # `transformers.models.llama` as an attribute, as an import makes it
             setattr(modules[parent], child, module)

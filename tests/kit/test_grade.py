@@ -23,6 +23,7 @@ from rich.console import Console
 
 from grader import cli, registry
 from grader.autograde import wire
+from grader.autograde.channel import joined
 from grader.autograde.demo import HOSTILE, WRONG, hostile_submission
 from grader.autograde.grade import (
     CRASHED,
@@ -35,6 +36,7 @@ from grader.autograde.grade import (
     Outcome,
     grade_folder,
     in_notebook,
+    merged,
 )
 from grader.autograde.gradebook import write_gradebook
 from grader.autograde.parse import Parser
@@ -114,6 +116,22 @@ def test_the_wire_refuses_a_pickle():
 
     with pytest.raises(wire.WireError):
         wire.decode(pickle.dumps({"items": {}}))
+
+
+def test_a_child_answers_for_its_own_items_alone():
+    """The child lent an MLP (for the decoder-layer item) cannot answer the MLP item; a
+    message short of a report, or with bytes past the last, is a crash."""
+    children = [[["llama_mlp"], ["rmsnorm"]], [["llama_decoder_layer"], ["rmsnorm", "mlp"]]]
+    mine = {"outputs": [torch.ones(1)], "error": None}
+    first = wire.encode({"items": {"llama_mlp": mine}, "flags": ["looked"]})
+    forged = {"llama_mlp": {"outputs": [torch.zeros(1)]}, "llama_decoder_layer": mine}
+    second = wire.encode({"items": forged, "crash": "it broke"})
+    items, flags, crash = merged(children, 2, joined([first, second]))
+    assert items == {"llama_mlp": mine, "llama_decoder_layer": mine}
+    assert (flags, crash) == (["looked"], "it broke")
+    for count, message in ((1, joined([first])), (2, joined([first])), (2, joined([first] * 3))):
+        assert merged(children, count, message) == ({}, [], "its result was not a valid message")
+    assert merged(children, 2, joined([first, b"junk"]))[2] == "its result was not a valid message"
 
 
 class Listener:

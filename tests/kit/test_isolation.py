@@ -49,8 +49,9 @@ ANSWER_KEY = {
     "proc_root": ("rmsnorm", "opened"),
     "lent_tables": ("memory", "(earns nothing: other items' tables miss its cases)"),
     "sys_modules_model": ("memory", "(earns nothing: the stand-in transformers has no model)"),
+    "lent_parts": ("llama", "(earns nothing: no child holds the part its item grades)"),
 }
-CLEAN_CHAPTERS = ("rmsnorm", "attention", "memory", "sampling")  # probes all in grader.probes
+CLEAN_CHAPTERS = ("rmsnorm", "attention", "memory", "sampling", "llama")  # probes in grader.probes
 HONEST_CHAPTERS = (*CLEAN_CHAPTERS, "tokenizer")  # tokenizer: uses sentencepiece
 
 
@@ -125,6 +126,24 @@ def grader(request, tmp_path_factory):
     graded.prepare(set(HONEST_CHAPTERS))
     yield graded
     graded.close()
+
+
+@pytest.mark.parametrize("lent", [(), ("rmsnorm", "attention", "mlp")])
+def test_a_childs_slate_holds_the_parts_it_is_lent_alone(lent):
+    """grader/probes/parts in a clean chapter's child: the lent parts' files, no other part,
+    and no __pycache__ (which holds the others' bytecode)."""
+    parts = Path(worker.GRADER, "probes", "parts")
+    every = {p.stem for p in parts.glob("*.py")} - {"__init__"}
+    assert set(lent) < every
+    pid = os.fork()
+    if pid == 0:
+        try:
+            clean_slate({"tmp_size": 2**20, "memory": 2**24}, hide_answers=True, lent=lent)
+            held = set(os.listdir(parts))
+            os._exit(0 if held == {"__init__.py", *(f"{name}.py" for name in lent)} else 1)
+        except BaseException:
+            os._exit(2)
+    assert os.waitpid(pid, 0)[1] == 0
 
 
 def test_folders_nobody_may_enter_are_found_on_the_way_to_python(monkeypatch):
