@@ -2,9 +2,9 @@
 
 The learner's adapters get the same A and B as peft's (copied in), so outputs must agree;
 counts, merged weights and a saved adapter are compared with what peft does and loads.
-An item that grades one function runs with the chapter's other parts bound to the kit's
-(`reference_parts`), so one bug costs only its own part's points; `lora_logits` alone runs the
-learner's inject_lora and LoRALinear together, and says so in its title.
+An item that grades one function runs with the chapter's other parts lent
+(`grader.probes.lora`), so one bug costs only its own part's points; `lora_logits` alone runs
+the learner's inject_lora and LoRALinear together, and says so in its title.
 """
 
 from __future__ import annotations
@@ -16,10 +16,24 @@ from pathlib import Path
 
 import torch
 from hypothesis import strategies as st
-from torch import nn
 
 from grader.chapters import one_line
 from grader.compare import Tolerance, describe, expect_close, first_match, is_close, per_case
+from grader.probes.lora import (
+    NAMES,
+    base_linear,
+    one_hot_rows,
+    probe_dropout,
+    probe_forward,
+    probe_gradients,
+    probe_init,
+    probe_inject,
+    probe_logits,
+    probe_merge,
+    probe_save,
+    probe_training,
+    probe_unload,
+)
 from grader.registry import Case, CheckFailed, Item, Output, register
 
 CHAPTER = "lora"
@@ -37,7 +51,7 @@ HINTS = {
     "dropout_input": "Apply dropout to x, the LoRA path's input, not to lora_A's output: "
     "lora_B(lora_A(dropout(x))).",
     "targets": "Wrap only the nn.Linear layers whose name ends in one of target_modules.",
-    "names": "Use peft's names: base_layer, lora_A and lora_B as bias-free nn.Linear layers.",
+    "names": NAMES,
     "forward": "forward is base_layer(x) + lora_B(lora_A(dropout(x))) * scaling.",
     "count_once": "Count each parameter once: a tied lm_head shares embed_tokens' tensor "
     "(model.parameters() yields it once, named_parameters(remove_duplicate=False) twice).",
@@ -116,32 +130,6 @@ layer_cases = st.builds(
 )
 
 
-def base_linear(case: Case) -> nn.Linear:
-    out_features, in_features = case["weight"].shape
-    base = nn.Linear(in_features, out_features, bias=False)
-    with torch.no_grad():
-        base.weight.copy_(case["weight"])
-    return base
-
-
-def learner_layer(impl, case: Case, with_weights: bool = True) -> nn.Module:
-    """The learner's LoRALinear around the case's base, with the case's A and B if asked."""
-    layer = impl.LoRALinear(
-        base_linear(case), case["r"], case["lora_alpha"], case["lora_dropout"], case["use_rslora"]
-    )
-    if with_weights:
-        try:
-            with torch.no_grad():
-                layer.lora_A.weight.copy_(case["lora_A"])
-                layer.lora_B.weight.copy_(case["lora_B"])
-        except (AttributeError, RuntimeError) as error:
-            raise CheckFailed(
-                f"could not set LoRALinear's lora_A and lora_B ({one_line(error, 100)}). "
-                + HINTS["names"]
-            ) from None
-    return layer
-
-
 def peft_layer(case: Case, with_weights: bool = True):
     """peft's lora.Linear around the same base, with the same A and B."""
     from peft import LoraConfig
@@ -159,20 +147,6 @@ def peft_layer(case: Case, with_weights: bool = True):
             layer.lora_A["default"].weight.copy_(case["lora_A"])
             layer.lora_B["default"].weight.copy_(case["lora_B"])
     return layer
-
-
-def probe_init(impl, case: Case) -> Output:
-    layer = learner_layer(impl, case, with_weights=False).eval()
-    with torch.no_grad():
-        y = layer(case["x"])
-    return {
-        "A": layer.lora_A.weight,
-        "B": layer.lora_B.weight,
-        "scaling": float(layer.scaling),
-        "base_trainable": any(p.requires_grad for p in layer.base_layer.parameters()),
-        "lora_trainable": layer.lora_A.weight.requires_grad and layer.lora_B.weight.requires_grad,
-        "y": y,
-    }
 
 
 def verify_init(case: Case, output: Output) -> None:
@@ -210,12 +184,6 @@ def verify_init(case: Case, output: Output) -> None:
     )
 
 
-def probe_forward(impl, case: Case) -> Output:
-    layer = learner_layer(impl, case).eval()
-    with torch.no_grad():
-        return {"y": layer(case["x"])}
-
-
 def verify_forward(case: Case, output: Output) -> None:
     layer = peft_layer(case).eval()
     x, a, b = case["x"], case["lora_A"], case["lora_B"]
@@ -239,25 +207,6 @@ def verify_forward(case: Case, output: Output) -> None:
         what,
         lambda: HINTS[first_match(output["y"], mistakes, tolerance) or "forward"],
     )
-
-
-def one_hot_rows(case: Case) -> torch.Tensor:
-    """64 inputs with one nonzero feature each: dropout on x keeps or drops a row's LoRA term
-    whole, whatever the random mask, so the check needs no particular random stream."""
-    in_features = case["weight"].shape[1]
-    rows = torch.arange(64)
-    return torch.eye(in_features)[rows % in_features] * (1.0 + rows % 3)[:, None]
-
-
-def probe_dropout(impl, case: Case) -> Output:
-    fresh = learner_layer(impl, case, with_weights=False).train()  # B = 0: only the base path
-    torch.manual_seed(0)
-    with torch.no_grad():
-        y_train_at_init = fresh(case["x"])
-        layer = learner_layer(impl, case)
-        y_train = layer.train()(one_hot_rows(case))
-        y_eval = layer.eval()(case["x"])
-    return {"y_train_at_init": y_train_at_init, "y_train": y_train, "y_eval": y_eval}
 
 
 def dropout_after_a(case: Case, x_row: torch.Tensor, delta: torch.Tensor, scaling: float) -> bool:
@@ -307,32 +256,6 @@ def verify_dropout(case: Case, output: Output) -> None:
     )
 
 
-def probe_merge(impl, case: Case) -> Output:
-    layer = learner_layer(impl, case).eval()
-    with torch.no_grad():
-        y = layer(case["x"])
-        layer.merge()
-        merged_weight = layer.base_layer.weight.clone()
-        y_merged = layer(case["x"])
-        flag_merged = bool(layer.merged)
-        layer.merge()
-        twice = layer.base_layer.weight.clone()
-        layer.unmerge()
-        restored = layer.base_layer.weight.clone()
-        layer.unmerge()
-        restored_twice = layer.base_layer.weight.clone()
-    return {
-        "y": y,
-        "merged_weight": merged_weight,
-        "y_merged": y_merged,
-        "flag_merged": flag_merged,
-        "flag_after_unmerge": bool(layer.merged),
-        "merged_twice": twice,
-        "restored": restored,
-        "restored_twice": restored_twice,
-    }
-
-
 def verify_merge(case: Case, output: Output) -> None:
     layer = peft_layer(case)
     layer.merge()
@@ -380,69 +303,6 @@ def verify_merge(case: Case, output: Output) -> None:
             f"the weight after unmerge() ({name.replace('_', ' ')})",
             lambda: HINTS["unmerge"],
         )
-
-
-# ---- the parts lent to items that grade another part ------------------------------------------
-
-
-class ReferenceLoRALinear(nn.Module):
-    """peft's lora.Linear in the chapter's layout (plain lora_A and lora_B, no adapter names).
-
-    Bound in for `LoRALinear` while an item grades another part of the chapter, so that one
-    bug costs only its own part's points (verified against peft by the layer items).
-    """
-
-    def __init__(self, base_layer, r, lora_alpha, lora_dropout=0.0, use_rslora=False) -> None:
-        super().__init__()
-        self.base_layer = base_layer.requires_grad_(False)
-        self.lora_A = nn.Linear(base_layer.in_features, r, bias=False)
-        self.lora_B = nn.Linear(r, base_layer.out_features, bias=False)
-        nn.init.kaiming_uniform_(self.lora_A.weight, a=math.sqrt(5))
-        nn.init.zeros_(self.lora_B.weight)
-        self.lora_dropout = nn.Dropout(lora_dropout) if lora_dropout > 0 else nn.Identity()
-        self.scaling = lora_alpha / (math.sqrt(r) if use_rslora else r)
-        self.merged = False
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """base(x) + lora_B(lora_A(dropout(x))) * scaling, as peft's Linear.forward."""
-        result = self.base_layer(x)
-        if self.merged:
-            return result
-        return result + self.lora_B(self.lora_A(self.lora_dropout(x))) * self.scaling
-
-    @torch.no_grad()
-    def merge(self) -> None:
-        """peft's merge(): W + scaling * (B @ A), once."""
-        if not self.merged:
-            self.base_layer.weight += self.lora_B.weight @ self.lora_A.weight * self.scaling
-            self.merged = True
-
-    @torch.no_grad()
-    def unmerge(self) -> None:
-        """peft's unmerge(): subtract what merge() added, once."""
-        if self.merged:
-            self.base_layer.weight -= self.lora_B.weight @ self.lora_A.weight * self.scaling
-            self.merged = False
-
-
-def reference_inject(layer_class):
-    """peft's injection (freeze everything, wrap the targets by name) with a given layer class."""
-
-    def inject_lora(model, target_modules, r, lora_alpha, lora_dropout=0.0, use_rslora=False):
-        model.requires_grad_(False)
-        for name, module in list(model.named_modules()):
-            if isinstance(module, nn.Linear) and name.split(".")[-1] in target_modules:
-                parent, _, child = name.rpartition(".")
-                wrapped = layer_class(module, r, lora_alpha, lora_dropout, use_rslora)
-                setattr(model.get_submodule(parent), child, wrapped)
-        return model
-
-    return inject_lora
-
-
-def reference_parts() -> dict:
-    """LoRALinear and inject_lora, both the kit's: for items that grade neither."""
-    return {"LoRALinear": ReferenceLoRALinear, "inject_lora": reference_inject(ReferenceLoRALinear)}
 
 
 # ---- a model ----------------------------------------------------------------------------------
@@ -521,40 +381,6 @@ def peft_model(case: Case):
     return model
 
 
-def learner_model(impl, case: Case, with_adapters: bool = True):
-    """The case's base model with the learner's inject_lora, and the case's adapter weights."""
-    model = hf_model(case["config"], case["seed"])
-    model.load_state_dict(case["base"])
-    model = impl.inject_lora(
-        model, list(case["targets"]), case["r"], case["lora_alpha"], 0.0, case["use_rslora"]
-    )
-    if with_adapters:
-        try:
-            with torch.no_grad():
-                for name, tensor in case["adapters"].items():
-                    model.get_parameter(name).copy_(tensor)
-        except AttributeError as error:
-            raise CheckFailed(
-                f"the adapted model has no parameter {one_line(error, 100)}. {HINTS['names']}"
-            ) from None
-    return model.eval()
-
-
-def probe_inject(impl, case: Case) -> Output:
-    with impl.substituted({"LoRALinear": ReferenceLoRALinear}):
-        model = learner_model(impl, case, with_adapters=False)
-        trainable, total = impl.trainable_parameters(model)
-    wrapped = sorted(
-        name
-        for name, module in model.named_modules()
-        if hasattr(module, "lora_A") and hasattr(module, "base_layer")
-    )
-    frozen = [
-        name for name, p in model.named_parameters() if p.requires_grad and ".lora_" not in name
-    ]
-    return {"trainable": trainable, "total": total, "wrapped": wrapped, "trainable_base": frozen}
-
-
 def verify_inject(case: Case, output: Output) -> None:
     model = peft_model(case)
     trainable, total = model.get_nb_trainable_parameters()
@@ -583,11 +409,6 @@ def verify_inject(case: Case, output: Output) -> None:
         )
 
 
-def probe_logits(impl, case: Case) -> Output:
-    with torch.no_grad():
-        return {"logits": learner_model(impl, case)(case["input_ids"]).logits}
-
-
 def oracle(case: Case) -> torch.Tensor:
     """peft's logits for the case (what the snapshots freeze)."""
     with torch.no_grad():
@@ -604,40 +425,12 @@ def verify_logits(case: Case, output: Output) -> None:
     )
 
 
-def probe_gradients(impl, case: Case) -> Output:
-    with impl.substituted({"inject_lora": reference_inject(impl.LoRALinear)}):
-        model = learner_model(impl, case, with_adapters=False).train()
-    model(case["input_ids"], labels=case["input_ids"]).loss.backward()
-    return {
-        "with_grad": sorted(name for name, p in model.named_parameters() if p.grad is not None),
-        "nonzero_grad": sorted(
-            name
-            for name, p in model.named_parameters()
-            if p.grad is not None and p.grad.count_nonzero()
-        ),
-    }
-
-
 def verify_gradients(case: Case, output: Output) -> None:
     outside = [name for name in output["with_grad"] if ".lora_" not in name]
     if outside:
         raise CheckFailed(f"a gradient reached {outside[0]}. {HINTS['frozen']}")
     if not any(".lora_B." in name for name in output["nonzero_grad"]):
         raise CheckFailed(f"no gradient reaches lora_B at initialisation. {HINTS['a_init']}")
-
-
-def probe_unload(impl, case: Case) -> Output:
-    with impl.substituted(reference_parts()):
-        model = impl.merge_and_unload(learner_model(impl, case))
-    kinds = sorted(
-        {
-            type(module).__name__
-            for name, module in model.named_modules()
-            if name.split(".")[-1] in case["targets"]
-        }
-    )
-    with torch.no_grad():
-        return {"logits": model(case["input_ids"]).logits, "kinds": kinds}
 
 
 def verify_unload(case: Case, output: Output) -> None:
@@ -655,33 +448,6 @@ def verify_unload(case: Case, output: Output) -> None:
         "logits after merge_and_unload",
         lambda: HINTS["unload"],
     )
-
-
-def probe_save(impl, case: Case) -> Output:
-    with impl.substituted(reference_parts()):
-        model = learner_model(impl, case)
-    with tempfile.TemporaryDirectory() as directory:
-        impl.save_adapter(
-            model,
-            directory,
-            list(case["targets"]),
-            case["r"],
-            case["lora_alpha"],
-            0.0,
-            case["use_rslora"],
-        )
-        config = (Path(directory) / "adapter_config.json").read_text()
-        from safetensors.torch import load_file
-
-        tensors = load_file(Path(directory) / "adapter_model.safetensors")
-    with torch.no_grad():
-        logits = model(case["input_ids"]).logits
-    return {
-        "config": config,
-        "names": sorted(tensors),
-        "tensors": [tensors[name] for name in sorted(tensors)],
-        "logits": logits,
-    }
 
 
 def verify_save(case: Case, output: Output) -> None:
@@ -738,26 +504,6 @@ def training_case(seed: int) -> Case:
         "targets": ["lm_head", "q_proj", "v_proj"], "r": 8, "lora_alpha": 16.0, "use_rslora": False,
         "input_ids": torch.tensor([list(line.ljust(width, b" ")) for line in lines]),
     }  # fmt: skip
-
-
-def probe_training(impl, case: Case) -> Output:
-    with impl.substituted(reference_parts()):
-        model = learner_model(impl, case, with_adapters=False)
-    losses = impl.fine_tune(model, case["input_ids"], 20, 1e-2)
-    state = model.state_dict()
-    base = {
-        name: state[name.replace(".weight", ".base_layer.weight")]
-        if name.replace(".weight", ".base_layer.weight") in state
-        else state[name]
-        for name in case["base"]
-    }
-    lora_b = [tensor for name, tensor in state.items() if ".lora_B." in name]
-    return {
-        "losses": [float(loss) for loss in losses],
-        "base_names": list(base),
-        "base": list(base.values()),
-        "lora_B_moved": bool(lora_b) and all(t.count_nonzero() > 0 for t in lora_b),
-    }
 
 
 def verify_training(case: Case, output: Output) -> None:

@@ -34,7 +34,7 @@ from grader.zoo import ZOO
 
 pytestmark = pytest.mark.slow
 SLATE = ("tmp_hardlink", "sysv_shm", "fork_allocations")
-# attack -> (chapter, words its flag must contain)
+# attack -> (chapter or chapters, words its flag must contain)
 ANSWER_KEY = {
     "subclasses": ("rmsnorm", "kit's or Hugging Face's code"),
     "subclass_wrapper": ("rmsnorm", "LlamaRMSNorm"),
@@ -49,9 +49,14 @@ ANSWER_KEY = {
     "proc_root": ("rmsnorm", "opened"),
     "lent_tables": ("memory", "(earns nothing: other items' tables miss its cases)"),
     "sys_modules_model": ("memory", "(earns nothing: the stand-in transformers has no model)"),
-    "lent_parts": ("llama", "(earns nothing: no child holds the part its item grades)"),
+    "lent_parts": (("llama", "lora"), "(earns nothing: no child holds the part its item grades)"),
 }
-CLEAN_CHAPTERS = ("rmsnorm", "attention", "memory", "sampling", "llama")  # probes in grader.probes
+ATTACKS = [
+    (attack, chapter)
+    for attack, (chapters, _) in ANSWER_KEY.items()
+    for chapter in ((chapters,) if isinstance(chapters, str) else chapters)
+]
+CLEAN_CHAPTERS = ("rmsnorm", "attention", "memory", "sampling", "llama", "lora")  # in grader.probes
 HONEST_CHAPTERS = (*CLEAN_CHAPTERS, "tokenizer")  # tokenizer: uses sentencepiece
 
 
@@ -222,9 +227,9 @@ def test_a_submission_is_bounded_as_a_whole(tmp_path):
     assert groups == [], "a worker's cgroup was left behind"
 
 
-@pytest.mark.parametrize("attack", ANSWER_KEY)
-def test_every_delegation_is_flagged_with_its_route(grader, attack):
-    chapter, route = ANSWER_KEY[attack]
+@pytest.mark.parametrize(("attack", "chapter"), ATTACKS)
+def test_every_delegation_is_flagged_with_its_route(grader, attack, chapter):
+    route = ANSWER_KEY[attack][1]
     source = hostile_submission((EXERCISES / f"{chapter}.py").read_text(), f"answer_key/{attack}")
     outcome = grader.grade(submission(attack, chapter, source))
     assert "environment failed" not in outcome.reason, outcome.reason  # a broken worker earns 0

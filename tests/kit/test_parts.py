@@ -1,6 +1,6 @@
 """kit grade's lent parts (grader/probes/parts) compute what transformers' modules compute, to
 the bit, in every dtype the llama items use: a learner's class graded beside them gets the
-same verdict in the grader as beside HF's modules in their own pytest."""
+same verdict in the grader as beside HF's modules; the LoRA parts are peft's."""
 
 import pytest
 import torch
@@ -8,9 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from grader import reference
-from grader.checks import llama
+from grader.checks import llama, lora
 from grader.checks.attention import real_tokens
+from grader.probes.config import llama_config
 from grader.probes.parts import attention, decoder, mlp, rmsnorm
+from grader.probes.parts.inject_lora import inject_lora_with
+from grader.probes.parts.llama import LlamaForCausalLM
+from grader.probes.parts.lora_linear import LoRALinear
 
 DTYPES = st.sampled_from([torch.float32, torch.bfloat16, torch.float16])
 
@@ -55,3 +59,51 @@ def test_attention_mlp_and_norm_alone_are_hf_to_the_bit(dtype):
             mine, hf = ours(x, **kwargs), theirs(x, **kwargs)
         real = attention_mask.bool()  # padding positions are not graded
         assert torch.equal(mine[real], hf[real]), type(ours).__name__
+
+
+@settings(max_examples=30, deadline=None)
+@given(llama.configs, DTYPES)
+def test_the_model_is_hf_to_the_bit(case, dtype):
+    """Logits (real tokens) and the next-token loss, tied embeddings or not."""
+    ours = LlamaForCausalLM(llama_config(case["config"]))
+    ours.load_state_dict(case["state_dict"])
+    ours.to(dtype).eval()
+    theirs = llama.hf_model(case, dtype)
+    ids, extra = case["input_ids"], llama.given(case)
+    mask = case.get("attention_mask", torch.ones_like(ids))
+    with torch.no_grad():
+        mine = ours(ids, **extra)
+        hf = theirs(ids, attention_mask=mask, position_ids=case.get("position_ids"))
+        assert torch.equal(real_tokens(case, mine.logits), real_tokens(case, hf.logits))
+        if "attention_mask" not in case:  # the loss counts padding too
+            assert torch.equal(ours(ids, labels=ids).loss, theirs(ids, labels=ids).loss)
+    assert ours.num_parameters() == theirs.num_parameters()
+
+
+def test_lora_parts_are_peft():
+    """The lent LoRALinear computes and merges as peft's Linear; the lent inject_lora wraps
+    the layers peft's get_peft_model wraps."""
+    for case in lora.fixed_layers():
+        ours = LoRALinear(
+            lora.base_linear(case), case["r"], case["lora_alpha"], 0.0, case["use_rslora"]
+        )
+        with torch.no_grad():
+            ours.lora_A.weight.copy_(case["lora_A"])
+            ours.lora_B.weight.copy_(case["lora_B"])
+            theirs = lora.peft_layer(case)
+            assert torch.equal(ours(case["x"]), theirs(case["x"]))
+            ours.merge()
+            theirs.merge()
+            assert torch.equal(ours.base_layer.weight, theirs.base_layer.weight)
+    case = lora.model_case(0, ["q_proj", "down_proj", "lm_head"], 4, 16.0, True, True, 2)
+    model = LlamaForCausalLM(llama_config(case["config"]))
+    wrapped = inject_lora_with(LoRALinear)(model, case["targets"], 4, 16.0, 0.0, True)
+    mine = sorted(name for name, m in wrapped.named_modules() if isinstance(m, LoRALinear))
+    peft = lora.peft_model(case)
+    from peft.tuners.lora.layer import LoraLayer
+
+    names = (n for n, m in peft.named_modules() if isinstance(m, LoraLayer))
+    assert mine == sorted(name.removeprefix("base_model.model.") for name in names)
+    assert not [
+        name for name, p in wrapped.named_parameters() if p.requires_grad and "lora_" not in name
+    ]

