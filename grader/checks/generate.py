@@ -1,7 +1,7 @@
 """Chapter 7, generate: the decoding loop and the KV cache against LlamaForCausalLM.generate.
 
-The loop items run the learner's `generate` on an HF model (behind the chapter's model
-protocol) with the reference sampler and HF's `DynamicCache` bound in, so the tokens must be
+The loop items run the learner's `generate` on the case's model (behind the chapter's model
+protocol) with HF's sampler and cache lent (`grader.probes.generate`), so the tokens must be
 exactly those of `model.generate` under the same seed. `generate_own_stack` runs the
 learner's whole stack; where a correct stack's rounding flips a near-tie, the divergence is
 accepted only if it is explained: the learner's logits are HF's on the same prefix, and
@@ -10,17 +10,22 @@ HF's sampler on those logits draws the learner's tokens.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from itertools import pairwise
 
 import torch
 from hypothesis import strategies as st
 
 from grader import reference
-from grader.chapters import one_line
-from grader.checks import attention, llama
+from grader.checks import llama
 from grader.compare import describe, expect_close, expect_like, is_close, per_case
-from grader.probes.llama import load_into
+from grader.probes.generate import (
+    CACHE_DIM,
+    probe_cache,
+    probe_forward,
+    probe_generate,
+    probe_own_stack,
+    replay_cache,
+)
 from grader.registry import Case, CheckFailed, Item, Output, register
 
 CHAPTER = "generate"
@@ -38,8 +43,7 @@ HINTS = {
     "temperature, top_k, top_p, generator) per step.",
     "cache_calls": "With use_cache, make one KVCache() and call model(new_ids, cache=cache): "
     "the whole prompt once, then only the newest token (batch, 1).",
-    "cache_dim": "Concatenate keys and values along the sequence axis, dim=-2 of "
-    "(batch, kv_heads, seq, head_dim), separately for each layer.",
+    "cache_dim": CACHE_DIM,
     "cache_length": "get_seq_length(layer_idx) is the number of positions cached for that "
     "layer: 0 before its first update.",
     "full": "Without a cache, forward_with_cache must compute model(input_ids): embed, every "
@@ -110,61 +114,6 @@ def hf_generate(case: Case, **extra) -> torch.Tensor:
     with torch.random.fork_rng(), torch.no_grad():
         torch.manual_seed(case["seed"])
         return model.generate(ids, attention_mask=mask, generation_config=config, **extra)
-
-
-class HFCallable:
-    """An HF model behind generate's protocol, recording the shape of every call."""
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        self.model = model
-        self.calls: list[list[int]] = []
-        self.caches: list[object] = []
-
-    def __call__(
-        self, input_ids: torch.Tensor, cache=None, position_ids=None, attention_mask=None
-    ) -> torch.Tensor:
-        self.calls.append(list(input_ids.shape))
-        self.caches.append(cache)
-        with torch.no_grad():
-            return self.model(
-                input_ids,
-                past_key_values=cache,
-                use_cache=cache is not None,
-                position_ids=position_ids,
-                attention_mask=attention_mask,
-            ).logits
-
-
-def run_generate(
-    impl, case: Case, model: Callable, generator: torch.Generator | None = None, global_seed=None
-):
-    """The learner's generate with the case's settings, under torch.manual_seed(global_seed)."""
-    with torch.random.fork_rng():
-        torch.manual_seed(case["seed"] if global_seed is None else global_seed)
-        padding = {"attention_mask": case["attention_mask"]} if "attention_mask" in case else {}
-        ids = case["input_ids"]
-        return impl.generate(model, ids, generator=generator, **case["settings"], **padding)
-
-
-def probe_generate(impl, case: Case) -> Output:
-    """The learner's loop around HF's model, with HF's sampler and cache bound in."""
-    model = HFCallable(llama.hf_model(case))
-    parts = {"sample_next_token": reference.sample_next_token, "KVCache": reference.KVCache}
-    with impl.substituted(parts):
-        tokens = run_generate(impl, case, model)
-        calls, caches = list(model.calls), list(model.caches)
-        with_generator = None
-        if case["settings"]["temperature"] != 0:  # greedy draws nothing: no generator to check
-            seeded = torch.Generator().manual_seed(case["seed"])
-            # A different global state, so that only `seeded` can reproduce the tokens.
-            with_generator = run_generate(impl, case, model, seeded, global_seed=case["seed"] + 1)
-    one_cache = len({id(cache) for cache in caches}) == 1 and None not in caches
-    return {
-        "tokens": tokens,
-        "tokens_generator": with_generator,
-        "calls": calls,
-        "one_cache": one_cache,
-    }
 
 
 def verify_generate(case: Case, output: Output) -> None:
@@ -268,27 +217,6 @@ def cache_case(seed: int, layers: int, batch: int, kv_heads: int, chunks: list[i
     return {"updates": updates}
 
 
-def replay_cache(cache, updates) -> Output:
-    """Feed the updates as a forward pass would; record what update and get_seq_length say."""
-    returned, lengths = [], [cache.get_seq_length()]
-    for chunk in updates:
-        for layer_idx, kv in enumerate(chunk):
-            keys, values = cache.update(kv[0], kv[1], layer_idx)
-            returned.append(torch.stack([keys, values]))
-        lengths.append([cache.get_seq_length(i) for i in range(len(chunk))])
-    return {"returned": returned, "lengths": lengths}
-
-
-def probe_cache(impl, case: Case) -> Output:
-    try:
-        return replay_cache(impl.KVCache(), case["updates"])
-    except NotImplementedError:
-        raise  # the runner says which function is still to write
-    except RuntimeError as error:  # torch.cat of mismatched shapes, most often
-        message = one_line(error).rstrip(".")
-        raise CheckFailed(f"KVCache raised {message}. {HINTS['cache_dim']}") from None
-
-
 def verify_cache(case: Case, output: Output) -> None:
     expected = replay_cache(reference.KVCache(), case["updates"])
     if output["lengths"] != expected["lengths"]:
@@ -320,20 +248,6 @@ def chunked_case(case: Case, cuts: list[int]) -> Case:
     return {**plain, "spans": list(pairwise(bounds))}
 
 
-def probe_forward(impl, case: Case) -> Output:
-    """The learner's forward_with_cache on HF's modules, with HF's RoPE, attention and cache."""
-    with reference.built_in(torch.float32):
-        model = reference.Llama(llama.llama_config(case["config"])).eval()
-    model.load_state_dict(case["state_dict"])
-    ids = case["input_ids"]
-    parts = {name: getattr(reference, name) for name in attention.FUNCTIONS}
-    with impl.substituted(parts), torch.no_grad():
-        full = impl.forward_with_cache(model, ids)
-        cache = reference.KVCache()
-        chunks = [impl.forward_with_cache(model, ids[:, a:b], cache) for a, b in case["spans"]]
-    return {"full": full, "chunks": chunks, "cached": cache.get_seq_length()}
-
-
 def verify_forward(case: Case, output: Output) -> None:
     expected = llama.oracle(case)
     ids = case["input_ids"]
@@ -351,22 +265,6 @@ def verify_forward(case: Case, output: Output) -> None:
 
 
 # ---- the whole stack ------------------------------------------------------------------------
-
-
-def probe_own_stack(impl, case: Case) -> Output:
-    """The learner's Llama, forward_with_cache, KVCache, sampler and loop together."""
-    model = impl.Llama(llama.llama_config(case["config"]))
-    load_into(model, case["state_dict"], "Llama")
-    model.eval()
-    recorded = []
-
-    def step(input_ids, cache=None):
-        with torch.no_grad():
-            logits = impl.forward_with_cache(model, input_ids, cache)
-        recorded.append(logits[:, -1, :])
-        return logits
-
-    return {"tokens": run_generate(impl, case, step), "last_logits": recorded}
 
 
 def verify_own_stack(case: Case, output: Output) -> None:

@@ -1,5 +1,6 @@
 """Whole-stack generation: a divergence from HF passes only if explained, and the loop that
-replays the learner's logits (`reference.generate`) is HF's own loop token for token."""
+replays the learner's logits (`reference.generate`) is HF's own loop token for token, as are
+kit grade's lent loop, sampler, cache and model in plain torch (grader/probes/parts)."""
 
 import pytest
 import torch
@@ -8,6 +9,9 @@ from grader import reference
 from grader.checks import generate as checks
 from grader.checks import llama
 from grader.compare import Tolerance
+from grader.probes.generate import model_of
+from grader.probes.parts import generate as plain
+from grader.probes.parts.cached import CachedLlama
 from grader.registry import CheckFailed
 
 
@@ -60,19 +64,38 @@ def test_tokens_the_sampler_would_not_draw_fail(diverged, monkeypatch):
         checks.explain_divergence(case, tampered, logits, expected, hint="")
 
 
-@pytest.mark.parametrize(
-    "case",
-    [
-        checks.greedy(use_cache=False),
-        checks.sampled(use_cache=True),
-        checks.eos_mid_batch(use_cache=False),
-        checks.eos_mid_batch(use_cache=True, pad_token_id=None),
-    ],
-    ids=["greedy", "sampled-cache", "eos", "eos-cache-no-pad"],
-)
+CASES = [
+    checks.greedy(use_cache=False),
+    checks.sampled(use_cache=True),
+    checks.eos_mid_batch(use_cache=False),
+    checks.eos_mid_batch(use_cache=True, pad_token_id=None),
+]
+NAMES = ["greedy", "sampled-cache", "eos", "eos-cache-no-pad"]
+
+
+def hf_callable(model):
+    """LlamaForCausalLM behind the chapter's model protocol."""
+
+    def call(input_ids, cache=None):
+        with torch.no_grad():
+            return model(input_ids, past_key_values=cache, use_cache=cache is not None).logits
+
+    return call
+
+
+@pytest.mark.parametrize("case", CASES, ids=NAMES)
 def test_reference_loop_is_hf_generate(case):
-    model = checks.HFCallable(llama.hf_model(case))
+    model = hf_callable(llama.hf_model(case))
     with torch.random.fork_rng():
         torch.manual_seed(case["seed"])
         tokens = reference.generate(model, case["input_ids"], **case["settings"])
+    assert torch.equal(tokens, checks.hf_generate(case))
+
+
+@pytest.mark.parametrize("case", CASES, ids=NAMES)
+def test_the_lent_loop_sampler_cache_and_model_are_hf_generate(case):
+    model = model_of(case, CachedLlama)
+    with torch.random.fork_rng(), torch.no_grad():
+        torch.manual_seed(case["seed"])
+        tokens = plain.generate(model, case["input_ids"], **case["settings"])
     assert torch.equal(tokens, checks.hf_generate(case))

@@ -49,14 +49,18 @@ ANSWER_KEY = {
     "proc_root": ("rmsnorm", "opened"),
     "lent_tables": ("memory", "(earns nothing: other items' tables miss its cases)"),
     "sys_modules_model": ("memory", "(earns nothing: the stand-in transformers has no model)"),
-    "lent_parts": (("llama", "lora"), "(earns nothing: no child holds the part its item grades)"),
+    "lent_parts": (
+        ("llama", "lora", "generate"),
+        "(earns nothing: no child holds the part its item grades)",
+    ),
 }
 ATTACKS = [
     (attack, chapter)
     for attack, (chapters, _) in ANSWER_KEY.items()
     for chapter in ((chapters,) if isinstance(chapters, str) else chapters)
 ]
-CLEAN_CHAPTERS = ("rmsnorm", "attention", "memory", "sampling", "llama", "lora")  # in grader.probes
+# Chapters whose probes are all in grader.probes: their children hold no answer key.
+CLEAN_CHAPTERS = ("rmsnorm", "attention", "memory", "sampling", "llama", "lora", "generate")
 HONEST_CHAPTERS = (*CLEAN_CHAPTERS, "tokenizer")  # tokenizer: uses sentencepiece
 
 

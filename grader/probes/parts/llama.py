@@ -2,7 +2,8 @@
 
 Its state_dict is transformers' (`model.embed_tokens`, `model.layers[i]`, `model.norm`,
 `lm_head`, tied when the config says so), its forward takes what HF's takes for a causal
-batch and returns `.logits` and, given `labels`, HF's next-token `.loss`.
+batch and returns `.logits` and, given `labels`, HF's next-token `.loss`. `Llama` is the same
+model with chapter 3's signature.
 """
 
 from __future__ import annotations
@@ -78,3 +79,17 @@ class LlamaForCausalLM(nn.Module):
     def num_parameters(self, only_trainable: bool = False) -> int:
         """Parameters, each counted once (HF's `num_parameters`)."""
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not only_trainable)
+
+
+class Llama(LlamaForCausalLM):
+    """The model with chapter 3's signature: forward(input_ids, position_ids, attention_mask)
+    returns the logits."""
+
+    def forward(  # type: ignore[override]  (the chapter's signature, not HF's)
+        self,
+        input_ids: torch.Tensor,
+        position_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Logits (batch, seq, vocab_size)."""
+        return super().forward(input_ids, attention_mask, position_ids).logits

@@ -1,7 +1,8 @@
-"""llama and lora: build each graded part from the kit's lent parts (grader.probes.parts),
-found at call time by name, without an import statement. No child holds the part its item
-grades (the MLP item's child has no MLP, the LoRALinear items' no LoRALinear, inject_lora's
-no injection), so this earns nothing."""
+"""llama, lora and generate: build each graded part from the kit's lent parts
+(grader.probes.parts), found at call time by name, without an import statement. No child
+holds the part its item grades (the MLP item's child has no MLP, the LoRALinear items' no
+LoRALinear, the cache item's no cache, forward_with_cache's no cached model, and no child of
+chapter 7 the loop), so this earns nothing."""
 
 import sys as _sys
 
@@ -30,3 +31,18 @@ class LoRALinear(nn.Module):
 
 def inject_lora(*args, **kwargs):
     return _part("inject_lora", "inject_lora_with")(LoRALinear)(*args, **kwargs)
+
+
+class KVCache:
+    def __new__(cls):
+        return _part("kv_cache", "KVCache")()
+
+
+def forward_with_cache(model, input_ids, cache=None):
+    cached = _part("cached", "CachedLlama")(model.config)
+    cached.load_state_dict(model.state_dict())
+    return cached(input_ids, cache)
+
+
+def generate(*args, **kwargs):
+    return _part("generate", "generate")(*args, **kwargs)
