@@ -11,7 +11,7 @@ from grader import reference
 from grader.checks import llama, lora
 from grader.checks.attention import real_tokens
 from grader.probes.config import llama_config
-from grader.probes.parts import attention, decoder, mlp, rmsnorm
+from grader.probes.parts import attention, decoder, mlp, rmsnorm, sampling
 from grader.probes.parts.inject_lora import inject_lora_with
 from grader.probes.parts.llama import LlamaForCausalLM
 from grader.probes.parts.lora_linear import LoRALinear
@@ -107,3 +107,23 @@ def test_lora_parts_are_peft():
     assert not [
         name for name, p in wrapped.named_parameters() if p.requires_grad and "lora_" not in name
     ]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(0, 2**31 - 1),
+    st.integers(3, 50),
+    st.sampled_from([torch.float32, torch.bfloat16, torch.float16]),
+    st.sampled_from([0.0, 0.3, 1.0, 1.7]),
+    st.none() | st.integers(1, 60),
+    st.none() | st.floats(0.0, 1.0),
+)
+def test_the_sampler_draws_what_hfs_warpers_draw(seed, vocab, dtype, temperature, top_k, top_p):
+    g = torch.Generator().manual_seed(seed)
+    logits = (torch.randn(64, vocab, generator=g) * 3).to(dtype)
+    logits[:, :2] = logits[:, 2:3]  # ties at the top-k boundary
+    draws = [
+        sampler(logits, temperature, top_k, top_p, torch.Generator().manual_seed(seed))
+        for sampler in (sampling.sample_next_token, reference.sample_next_token)
+    ]
+    assert torch.equal(*draws)
