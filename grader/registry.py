@@ -13,6 +13,7 @@ process while the reference and the comparison stay in the trusted parent:
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -70,6 +71,13 @@ def children(chapter: str) -> list[tuple[list[str], list[str]]]:
     for item in items(chapter):
         groups.setdefault(getattr(item.probe, "lends", ()), []).append(item.grade_id)
     return [(grade_ids, list(lent)) for lent, grade_ids in groups.items()]
+
+
+def packages_kept(chapter: str) -> list[str]:
+    """The packages its learners call that kit grade otherwise hides (`PACKAGES_KEPT` of the
+    chapter's probe modules: sentencepiece, for chapter 8)."""
+    modules = {sys.modules[item.probe.__module__] for item in items(chapter)}
+    return sorted({name for module in modules for name in getattr(module, "PACKAGES_KEPT", ())})
 
 
 def get(grade_id: str) -> Item:

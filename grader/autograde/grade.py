@@ -267,8 +267,9 @@ class Grader:
             drawn = {item.grade_id: draw_cases(item, self.key, self.examples) for item in items}
         probes = registry.probe_locations(chapter)
         request = {"kind": "cases", "chapter": chapter, "cases": drawn, "probes": probes}
-        children = registry.children(chapter)
-        return wire.encode({**request, "clean": is_clean(probes), "children": children})
+        children, kept = registry.children(chapter), registry.packages_kept(chapter)
+        request |= {"clean": is_clean(probes), "children": children, "kept": kept}
+        return wire.encode(request)
 
     def grade(self, submission: Submission) -> Outcome:
         """Run one submission in a worker and score it."""

@@ -65,8 +65,9 @@ SETUP_FAILED = 75  # a child's exit status when its slate could not be set up (E
 # Packages whose code computes answers, and that no chapter's learner calls (the tripwire
 # watches calls into them)...
 ANSWER_PACKAGES = ("transformers", "peft")
-# ...and the tokenizer libraries, which answer chapter 8 but which its learners train with. A
-# clean child, which runs no chapter that uses them, has none of them.
+# ...and the tokenizer libraries, which answer chapter 8. Its learners train with
+# sentencepiece, so its children keep that one (`PACKAGES_KEPT` of its probes); no other
+# child has any of them.
 HIDDEN_PACKAGES = (*ANSWER_PACKAGES, "tokenizers", "sentencepiece")
 # All a clean child may read of the kit: the package's loaders, the sandbox and the probes.
 KIT_KEPT = ("__init__.py", "chapters.py", "registry.py", "runner.py", "profiles.py")
@@ -324,12 +325,15 @@ def closed_to_nobody() -> dict[str, list[str]]:
     }
 
 
-def clean_slate(limits: dict, hide_answers: bool = False, lent: Iterable[str] = ()) -> None:
+def clean_slate(
+    limits: dict, hide_answers: bool = False, lent: Iterable[str] = (), kept: Iterable[str] = ()
+) -> None:
     """Own mount and IPC namespaces, a fresh /tmp and /dev/shm: nothing outlives this process.
 
     What Python or the kit reads from below /tmp is bound again, read-only, into the fresh
     one: a lazy import in the child must find its module. With `hide_answers`, the answer
-    key's files are covered too, but for the parts `lent` (`hide_answer_key`).
+    key's files are covered too, but for the parts `lent` and the packages `kept`
+    (`hide_answer_key`).
     """
     uid, gid = os.getuid(), os.getgid()
     # Without root (bwrap's user namespace, or an unprivileged host) a user namespace of our
@@ -345,10 +349,10 @@ def clean_slate(limits: dict, hide_answers: bool = False, lent: Iterable[str] = 
     cover("/tmp", below_tmp(), options, read_only=False)
     cover("/dev/shm", (), options, read_only=False)
     if uid == 0:  # the child becomes nobody: a folder it may not enter shows only the way in
-        for folder, kept in closed_to_nobody().items():
-            cover(folder, kept)
+        for folder, shown in closed_to_nobody().items():
+            cover(folder, shown)
     if hide_answers:
-        hide_answer_key(lent)
+        hide_answer_key(lent, kept)
     # SysV segments of this namespace: at most the memory limit in all (shmall counts pages).
     Path("/proc/sys/kernel/shmall").write_text(str(limits["memory"] // os.sysconf("SC_PAGE_SIZE")))
 
@@ -384,20 +388,22 @@ def cover(
         check(LIBC.mount(None, target.encode(), None, remount, options.encode()), f"seal {target}")
 
 
-def hide_answer_key(lent: Iterable[str] = ()) -> None:
+def hide_answer_key(lent: Iterable[str] = (), kept: Iterable[str] = ()) -> None:
     """Cover the kit but for `KIT_KEPT` (in a checkout: solutions, tests, benchmarks too), the
-    parts of `grader.probes.parts` but those `lent`, and the answer packages: what the child
-    can import or read computes no answer to its items."""
+    parts of `grader.probes.parts` but those `lent`, and the hidden packages but those `kept`
+    (sentencepiece, which chapter 8's learners call): what the child can import or read
+    computes no answer to its items."""
     root = GRADER.parent
-    kept = [str(GRADER / name) for name in KIT_KEPT]
+    kit = [str(GRADER / name) for name in KIT_KEPT]
     if (root / "pyproject.toml").is_file():  # a checkout; a virtualenv inside it stays
         inside = [p for p in import_paths() if p.startswith(f"{root}/") and p != str(GRADER)]
-        cover(str(root), outermost([*kept, *inside]))
+        cover(str(root), outermost([*kit, *inside]))
     else:  # an installed kit: the package alone
-        cover(str(GRADER), kept)
+        cover(str(GRADER), kit)
     parts = GRADER / "probes" / "parts"  # no __pycache__: it holds the parts not lent too
     cover(str(parts), [str(parts / f"{name}.py") for name in ("__init__", *lent)])
-    for path in package_paths(HIDDEN_PACKAGES):  # an empty folder imports as a namespace package
+    hidden = tuple(name for name in HIDDEN_PACKAGES if name not in kept)
+    for path in package_paths(hidden):  # an empty folder imports as a namespace package
         refusal = f"raise ModuleNotFoundError({NOT_HERE!r}, name=__name__)\n"
         cover(path, files={"__init__.py": refusal} if not path.endswith(".libs") else None)
 
@@ -450,7 +456,7 @@ def child(request: dict, cases: dict, result_fd: int, limits: dict) -> None:
         # it only makes the worker a candidate too, whose death is regraded.
         with contextlib.suppress(OSError):
             Path("/proc/self/oom_score_adj").write_text("1000")
-        clean_slate(limits, hide_answers=cases["clean"], lent=cases["lent"])
+        clean_slate(limits, cases["clean"], cases["lent"], cases["kept"])
         drop_privileges()
         work = Path(tempfile.mkdtemp(prefix="submission-", dir="/tmp"))
     except BaseException:  # nothing of the student's has run yet: the environment failed

@@ -10,21 +10,26 @@ sentencepiece disagree, either answer is accepted.
 from __future__ import annotations
 
 import functools
-import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from itertools import pairwise
-from pathlib import Path
 
 import torch
 from hypothesis import strategies as st
 
 from grader.chapters import ROOT
 from grader.checks import generate as generate_checks
-from grader.checks import llama
 from grader.compare import per_case
-from grader.probes.llama import load_into
+from grader.probes.tokenizer import (
+    BYTES,
+    as_bytes,
+    as_tensor,
+    model_file,
+    probe_decode,
+    probe_encode,
+    probe_end_to_end,
+    probe_pieces,
+    probe_train,
+    stderr_silenced,
+)
 from grader.registry import Case, CheckFailed, Item, Output, register
 
 CHAPTER = "tokenizer"
@@ -58,7 +63,7 @@ NORMALIZER_SPEC = {
 OPTION_NAMES = {"name": "normalization_rule_name"}
 
 HINTS = {
-    "bytes": "Return the model's bytes: model_writer=io.BytesIO(), then .getvalue().",
+    "bytes": BYTES,
     "model_type": 'Train a BPE model: model_type="bpe".',
     "byte_fallback": "Pass byte_fallback=True, so that characters outside the vocabulary "
     "become their UTF-8 bytes instead of the unknown token.",
@@ -127,31 +132,12 @@ def kit_model(vocab_size: int = VOCAB_SIZE) -> bytes:
     return model.getvalue()
 
 
-def as_tensor(model: bytes) -> torch.Tensor:
-    """Bytes as a uint8 tensor: how a model file travels in a case or an output."""
-    return torch.frombuffer(bytearray(model), dtype=torch.uint8)
-
-
-def as_bytes(model: torch.Tensor) -> bytes:
-    """The model file that travelled as a uint8 tensor."""
-    return model.numpy().tobytes()
-
-
 @functools.cache
 def processor(model: bytes):
     """sentencepiece's processor for a model file (the other accepted answer where HF differs)."""
     import sentencepiece as spm
 
     return spm.SentencePieceProcessor(model_proto=model)
-
-
-@contextmanager
-def model_file(model: torch.Tensor) -> Iterator[Path]:
-    """A temporary tokenizer.model holding the bytes; yields its path."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "tokenizer.model"
-        path.write_bytes(as_bytes(model))
-        yield path
 
 
 def hf_tokenizer(model: torch.Tensor, bos: bool = True, eos: bool = False):
@@ -181,42 +167,12 @@ def decodings(model: torch.Tensor, hf, ids: torch.Tensor) -> set[str]:
     }
 
 
-def learner_tokenizer(impl, model: torch.Tensor):
-    with model_file(model) as path:
-        return impl.Tokenizer(path)
-
-
-@contextmanager
-def stderr_silenced() -> Iterator[None]:
-    """Send file descriptor 2 to /dev/null: sentencepiece's C++ logging bypasses sys.stderr."""
-    saved = os.dup(2)
-    with open(os.devnull, "w") as null:
-        os.dup2(null.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
 # ---- training -------------------------------------------------------------------------------
 
 
 def train_case(vocab_size: int, texts: list[str]) -> Case:
-    return {"vocab_size": vocab_size, "texts": texts}
-
-
-def probe_train(impl, case: Case) -> Output:
-    try:
-        with stderr_silenced():
-            model = impl.train_tokenizer(list(corpus()), case["vocab_size"])
-    except NotImplementedError:
-        raise  # the runner says which function is still to write
-    except RuntimeError as error:  # sentencepiece's refusals, e.g. a vocabulary too large
-        return {"model": None, "error": str(error).splitlines()[0][-200:]}
-    if not isinstance(model, bytes):
-        raise CheckFailed(f"train_tokenizer returned {type(model).__name__}. {HINTS['bytes']}")
-    return {"model": as_tensor(model), "error": None}
+    """The corpus to train on travels with the case: kit grade's child holds no data files."""
+    return {"vocab_size": vocab_size, "texts": texts, "corpus": list(corpus())}
 
 
 def unigram_error(vocab_size: int) -> str | None:
@@ -327,17 +283,6 @@ def encode_case(texts: list[str], bos: bool = True, eos: bool = False) -> Case:
     return {"model": as_tensor(kit_model()), "texts": texts, "bos": bos, "eos": eos}
 
 
-def probe_encode(impl, case: Case) -> Output:
-    tokenizer = learner_tokenizer(impl, case["model"])
-    flags = {"bos": case["bos"], "eos": case["eos"]}
-    special = [tokenizer.bos_id, tokenizer.eos_id, tokenizer.pad_id, tokenizer.vocab_size]
-    return {
-        "ids": [tokenizer.encode(text, **flags) for text in case["texts"]],
-        "defaults": [tokenizer.encode(text) for text in case["texts"][:2]],
-        "special": special,
-    }
-
-
 def verify_encode(case: Case, output: Output) -> None:
     hf = hf_tokenizer(case["model"], bos=case["bos"], eos=case["eos"])
     expected = [hf.bos_token_id, hf.eos_token_id, -1, hf.vocab_size]
@@ -390,11 +335,6 @@ def decode_case(texts: list[str], seed: int) -> Case:
     return {"model": as_tensor(model), "sequences": sequences}
 
 
-def probe_decode(impl, case: Case) -> Output:
-    tokenizer = learner_tokenizer(impl, case["model"])
-    return {"texts": [tokenizer.decode(ids) for ids in case["sequences"]]}
-
-
 def verify_decode(case: Case, output: Output) -> None:
     hf = hf_tokenizer(case["model"])
     for ids, text in zip(case["sequences"], output["texts"], strict=True):
@@ -410,15 +350,6 @@ def verify_decode(case: Case, output: Output) -> None:
 
 def pieces_case(words: list[str]) -> Case:
     return {"model": as_tensor(kit_model()), "words": words}
-
-
-def probe_pieces(impl, case: Case) -> Output:
-    tokenizer = learner_tokenizer(impl, case["model"])
-    words = case["words"]
-    return {
-        "pieces": [tokenizer.pieces(word) for word in words],
-        "joined": tokenizer.decode([i for w in words for i in tokenizer.encode(w, bos=False)]),
-    }
 
 
 def verify_pieces(case: Case, output: Output) -> None:
@@ -481,36 +412,6 @@ def eos_case(seed: int, prompt: str, max_new_tokens: int, **sampling) -> Case:
         head[following] = vector * 40 / hidden**0.5  # RMSNorm scales a unit vector by √hidden
     state["lm_head.weight"] = head
     return {**case, "state_dict": state}
-
-
-def probe_end_to_end(impl, case: Case) -> Output:
-    """The learner's tokenizer, Llama, sampler and loop, with what generate returned recorded."""
-    model = impl.Llama(llama.llama_config(case["config"]))
-    load_into(model, case["state_dict"], "Llama")
-    model.eval()
-    recorded = {"last_logits": [], "tokens": None}
-
-    def step(input_ids):
-        with torch.no_grad():
-            logits = model(input_ids)
-        recorded["last_logits"].append(logits[:, -1, :])
-        return logits
-
-    def recording_generate(*args, **kwargs):
-        recorded["tokens"] = learner_generate(*args, **kwargs)
-        return recorded["tokens"]
-
-    learner_generate = impl.generate
-    tokenizer = learner_tokenizer(impl, case["model"])
-    s = case["settings"]
-    sampling = {k: s[k] for k in ("temperature", "top_k", "top_p")}
-    with impl.substituted({"generate": recording_generate}), torch.random.fork_rng():
-        torch.manual_seed(case["seed"])
-        text = impl.complete(tokenizer, step, case["prompt"], s["max_new_tokens"], **sampling)
-    new_text = None
-    if isinstance(recorded["tokens"], torch.Tensor) and recorded["tokens"].dim() == 2:
-        new_text = tokenizer.decode(recorded["tokens"][0, case["input_ids"].shape[1] :].tolist())
-    return {"text": text, "new_text": new_text, **recorded}
 
 
 def verify_end_to_end(case: Case, output: Output) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from grader import registry
 from grader.autograde import worker
 from grader.autograde.demo import hostile_submission
 from grader.autograde.grade import FLAGGED, GRADED, Grader
@@ -29,7 +30,7 @@ from grader.autograde.worker import (
     import_paths,
     package_paths,
 )
-from grader.chapters import EXERCISES, SOLUTIONS
+from grader.chapters import CHAPTERS, EXERCISES, SOLUTIONS
 from grader.zoo import ZOO
 
 pytestmark = pytest.mark.slow
@@ -59,9 +60,6 @@ ATTACKS = [
     for attack, (chapters, _) in ANSWER_KEY.items()
     for chapter in ((chapters,) if isinstance(chapters, str) else chapters)
 ]
-# Chapters whose probes are all in grader.probes: their children hold no answer key.
-CLEAN_CHAPTERS = ("rmsnorm", "attention", "memory", "sampling", "llama", "lora", "generate")
-HONEST_CHAPTERS = (*CLEAN_CHAPTERS, "tokenizer")  # tokenizer: uses sentencepiece
 
 
 def shmem_mib() -> int:
@@ -132,24 +130,32 @@ def grader(request, tmp_path_factory):
     assert not found.cannot or "shared memory" not in " ".join(found.cannot)
     limits = Limits(wall=60, cpu=60)
     graded = Grader(tmp_path_factory.mktemp(request.param), found, limits, 1, 3)
-    graded.prepare(set(HONEST_CHAPTERS))
+    graded.prepare(set(CHAPTERS))
     yield graded
     graded.close()
 
 
-@pytest.mark.parametrize("lent", [(), ("rmsnorm", "attention", "mlp")])
-def test_a_childs_slate_holds_the_parts_it_is_lent_alone(lent):
-    """grader/probes/parts in a clean chapter's child: the lent parts' files, no other part,
-    and no __pycache__ (which holds the others' bytecode)."""
+@pytest.mark.parametrize(
+    ("lent", "kept"), [((), ()), (("rmsnorm", "attention", "mlp"), ("sentencepiece",))]
+)
+def test_a_childs_slate_holds_what_it_is_lent_alone(lent, kept):
+    """grader/probes/parts in a child: the lent parts' files, no other part, and no
+    __pycache__ (which holds the others' bytecode); of the hidden packages, those kept alone
+    (run as root, the slate is also set up for nobody, with more folders covered)."""
     parts = Path(worker.GRADER, "probes", "parts")
     every = {p.stem for p in parts.glob("*.py")} - {"__init__"}
     assert set(lent) < every
     pid = os.fork()
     if pid == 0:
         try:
-            clean_slate({"tmp_size": 2**20, "memory": 2**24}, hide_answers=True, lent=lent)
+            clean_slate({"tmp_size": 2**20, "memory": 2**24}, True, lent, kept)
             held = set(os.listdir(parts))
-            os._exit(0 if held == {"__init__.py", *(f"{name}.py" for name in lent)} else 1)
+            ok = held == {"__init__.py", *(f"{name}.py" for name in lent)}
+            for path in package_paths(HIDDEN_PACKAGES):
+                init = Path(path, "__init__.py")
+                shown = init.is_file() and not init.read_text().startswith("raise")
+                ok &= shown == (Path(path).name in kept) or path.endswith(".libs")
+            os._exit(0 if ok else 1)
         except BaseException:
             os._exit(2)
     assert os.waitpid(pid, 0)[1] == 0
@@ -263,22 +269,23 @@ if _held:
 """
 
 
-@pytest.mark.parametrize("chapter", CLEAN_CHAPTERS)
-def test_a_clean_chapters_child_holds_no_answer_key(grader, chapter):
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_no_child_holds_the_answer_key(grader, chapter):
     """Issue 12, 4: nothing in the process that runs the student's code computes an answer,
     can be imported or can be read (trying is flagged, and earns nothing)."""
-    modules = [*HIDDEN_PACKAGES, "grader.checks", "grader.reference", "grader.zoo"]
+    hidden = tuple(p for p in HIDDEN_PACKAGES if p not in registry.packages_kept(chapter))
+    modules = [*hidden, "grader.checks", "grader.reference", "grader.zoo"]
     root = SOLUTIONS.parent
     paths = [str(SOLUTIONS / f"{chapter}.py"), str(root / "grader" / "checks"), str(ZOO)]
     paths += [str(root / "grader" / "reference.py"), str(root / "tests"), str(root / "benchmarks")]
-    paths += [f"{path}/__pycache__" for path in package_paths(HIDDEN_PACKAGES)]
+    paths += [f"{path}/__pycache__" for path in package_paths(hidden)]
     probe = LOOK_FOR_THE_KEY.format(modules=modules, paths=paths)
     source = (SOLUTIONS / f"{chapter}.py").read_text() + probe
     outcome = grader.grade(submission("keyless", chapter, source))
     assert outcome.score == outcome.max_score, [item.message for item in outcome.items]
 
 
-@pytest.mark.parametrize("chapter", HONEST_CHAPTERS)
+@pytest.mark.parametrize("chapter", CHAPTERS)
 def test_honest_submissions_are_never_flagged(grader, chapter):
     solution = (SOLUTIONS / f"{chapter}.py").read_text()
     variants = {"solution": solution}
