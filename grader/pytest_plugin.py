@@ -148,10 +148,8 @@ def kit_grade_warning(directory: Path, chapter: str) -> str:
     """What `kit grade` will make of the learner's imports of transformers, peft or the kit
     that the chapter does not give them ("" when there are none): a verdict that differs from
     this run's is said here, not discovered in the grades."""
-    from grader import registry
     from grader.autograde.parse import scan
     from grader.autograde.submissions import allowed_imports
-    from grader.autograde.worker import is_clean
 
     path = directory / f"{chapter}.py"
     try:
@@ -160,10 +158,11 @@ def kit_grade_warning(directory: Path, chapter: str) -> str:
         return ""
     if not flags:
         return ""
-    verdict = "kit grade flags this file for an instructor to review"
-    if is_clean(registry.probe_locations(chapter)):
-        verdict += ", and runs it without transformers (but a plain LlamaConfig), peft or the "
-        verdict += "kit's checks: there, such an import fails, and so does what needs it"
+    verdict = (
+        "kit grade flags this file for an instructor to review, and runs it without "
+        "transformers (but a plain LlamaConfig), peft or the kit's checks: there, such an "
+        "import fails, and so does what needs it"
+    )
     return f"{chapter}: your file {'; '.join(flags[:3])}. {verdict}. Write the part with torch."
 
 

@@ -37,7 +37,6 @@ from grader.autograde.channel import split
 from grader.autograde.cohort import mistake
 from grader.autograde.sandbox import Isolation, Limits, Worker
 from grader.autograde.submissions import Submission, cell_at
-from grader.autograde.worker import is_clean
 from grader.chapters import CHAPTERS
 from grader.compare import remembering
 from grader.registry import CheckFailed, Item
@@ -256,11 +255,8 @@ class Grader:
             self.blobs[chapter] = blob
 
     def draw(self, chapter: str) -> bytes:
-        """The chapter's request to the workers: its cases, and where its probes are.
-
-        A chapter is clean when every probe is in `grader.probes`: the worker's child then
-        holds nothing that computes an answer.
-        """
+        """The chapter's request to the workers: its cases, where its probes are, which items
+        run together in a child with which parts lent, and the packages its children keep."""
         items = registry.items(chapter)
         with warnings.catch_warnings(), quiet_transformers():
             warnings.simplefilter("ignore")
@@ -268,7 +264,7 @@ class Grader:
         probes = registry.probe_locations(chapter)
         request = {"kind": "cases", "chapter": chapter, "cases": drawn, "probes": probes}
         children, kept = registry.children(chapter), registry.packages_kept(chapter)
-        request |= {"clean": is_clean(probes), "children": children, "kept": kept}
+        request |= {"children": children, "kept": kept}
         return wire.encode(request)
 
     def grade(self, submission: Submission) -> Outcome:

@@ -248,7 +248,7 @@ class Worker:
                 self.start()
             if chapter not in self.loaded:
                 write_frame(self.process.stdin.fileno(), cases)
-                self._receive(time.monotonic() + STARTUP)  # the zygote's imports, maybe
+                self._receive(time.monotonic() + STARTUP)  # {"ok": True}
                 self.loaded.add(chapter)
             request = {
                 "kind": "grade",

@@ -1,23 +1,14 @@
 """A tripwire in the child that runs a submission: it flags reaching for the answer key.
 
-For a chapter that is not clean yet (see `grader.autograde.worker`), the child has
-transformers, peft and the kit's checks and references loaded (the probes need them), so a
-submission can find them without an `import`: `nn.Module.__subclasses__()`, `sys.modules[...]`,
-`gc`, reading their installed files. The tripwire does not stop that; it names the route, and
-`kit grade` flags the submission for review. In a clean chapter's child none of it is loaded,
-so only the audit hook and the import guards run: loading the answer key is what they flag,
-where the slate could not cover its files. It watches:
+The child holds none of the answer key (transformers, peft, the kit's checks, references and
+solutions): its slate covers their files (see `grader.autograde.worker`). So no call can reach
+it; what the tripwire watches is the attempt, which `kit grade` flags for review with its
+route named, and which also stands guard where a slate could not cover everything:
 
-- calls from the student's code into that code (a profile hook on every thread, from the
-  end of the submission's import: a loop at import pays only for the audit hook), except
-  the parts the kit lends: what the probes bind into the submission's namespace, what they
-  pass to its functions, what it imports by name from the reference that stands in for an
-  earlier chapter, and Hugging Face's config classes;
-- a graded part that is that code (an alias, a subclass) when a probe asks for it;
-- audit events from the student's code: opening files of those packages, `gc` searches,
-  removing the hook, making code objects, compiling or `exec`-ing source, `ctypes`;
-- direct calls of `__import__`, `importlib.import_module` of those packages,
-  `type.__subclasses__`, methods of `sys.modules`, and `_thread.start_new_thread`.
+- audit events from the student's code: opening files of those packages or of the kit's
+  checks, `gc` searches, removing the hook (`sys.setprofile`, `sys.settrace`), making code
+  objects, compiling or `exec`-ing source, `ctypes`;
+- a graded part that is that code (an alias, a subclass) when a probe asks for it.
 
 It runs inside the process it watches: code that also forges its own result frame can still
 get past it (see the README's isolation section).
@@ -25,16 +16,10 @@ get past it (see the README's isolation section).
 
 from __future__ import annotations
 
-import _thread
-import builtins
-import functools
-import importlib
 import os
 import sys
 import sysconfig
-import threading
 import types
-from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import torch
@@ -44,17 +29,13 @@ from grader import chapters
 from grader.autograde.worker import ANSWER_PACKAGES, package_paths
 
 GRADER = Path(grader.__file__).parent
-# Files of those packages a student may call: config classes and the lazy `from transformers
-# import LlamaConfig` (they hold no answer).
-HARMLESS = ("configuration_utils.py", "configuration_llama.py", "import_utils.py")
-# LENT: those harmless files; a call they make on the student's behalf is theirs, not the student's.
-ANSWER, CHECKS, LENT, LIBRARY, STUDENT = "answer", "checks", "lent", "library", "student"
+ANSWER, CHECKS, LIBRARY, STUDENT = "answer", "checks", "library", "student"
 AUDITED = {
     "open": "opened {0}",
     "gc.get_objects": "searched the garbage collector (gc.get_objects)",
     "gc.get_referrers": "searched the garbage collector (gc.get_referrers)",
     "gc.get_referents": "searched the garbage collector (gc.get_referents)",
-    "sys.setprofile": "replaced the tripwire (sys.setprofile)",
+    "sys.setprofile": "set a profiler (sys.setprofile)",
     "sys.settrace": "set a tracer (sys.settrace)",
     "sys.addaudithook": "added an audit hook",
     "code.__new__": "made a code object",
@@ -101,12 +82,6 @@ def attribute(value, name: str):
         return None
 
 
-def made_by_a_probe(code: types.CodeType, kind: str) -> bool:
-    """A closure a check made while probing (a forward hook on the student's modules): the
-    student reaches it only through what the probe handed over, and it computes no answer."""
-    return kind == CHECKS and "<locals>" in code.co_qualname
-
-
 class Tripwire:
     """Flags, by route, a submission that reaches for code that computes its answers."""
 
@@ -117,17 +92,9 @@ class Tripwire:
         self.libraries = (paths["stdlib"], paths["platstdlib"], paths["purelib"], "<frozen")
         self.libraries += (str(Path(torch.__file__).parent.parent), str(GRADER), "<string>")
         self.kinds: dict[str, str] = {}
-        self.lent: set[types.CodeType] = set()  # code the kit lends the submission
-        self.lent_objects: dict[int, object] = {}  # kept alive, so that their ids stay theirs
-        self.lent_classes: set[type] = set()
-        self.lent_modules: list[types.ModuleType] = []
         self.flags: list[str] = []
         self.armed = False
         self.busy = False
-        self.watched = {
-            id(builtins.__import__): "called __import__",
-            id(_thread.start_new_thread): "started a thread the tripwire cannot watch",
-        }
 
     def kind(self, filename: str) -> str:
         """Whose code a file holds: answers, the checks, a library, or the student's."""
@@ -136,7 +103,7 @@ class Tripwire:
             if filename.startswith(self.checks):
                 found = CHECKS
             elif filename.startswith(self.answers):
-                found = LENT if filename.endswith(HARMLESS) else ANSWER
+                found = ANSWER
             elif filename.startswith(self.libraries):
                 found = LIBRARY
             else:
@@ -147,149 +114,25 @@ class Tripwire:
     def caller(self, frame: types.FrameType | None) -> str:
         """The kind of the nearest frame, from `frame` outwards, that is not a library's."""
         while frame is not None:
-            filename = frame.f_code.co_filename
-            kind = self.kind(filename)
+            kind = self.kind(frame.f_code.co_filename)
             if kind != LIBRARY:
                 return kind
-            if filename == "<string>":  # a dataclass's generated method acts for its class
-                owner = type(frame.f_locals.get("self"))
-                if self.kind(source_file(owner)) == LENT:
-                    return LENT
             frame = frame.f_back
         return LIBRARY
-
-    def config_method(self, frame: types.FrameType) -> bool:
-        """A method that a config class inherits (LlamaConfig's validate_rope, run by the
-        strict dataclass's validators when the student builds a config): it holds no answer."""
-        owner = type(frame.f_locals.get("self"))
-        return self.kind(source_file(owner)) == LENT
 
     def flag(self, route: str) -> None:
         """Record a route (once, and only the first few)."""
         if route not in self.flags and len(self.flags) < MAX_FLAGS:
             self.flags.append(route[:200])
 
-    def lend(self, values: Iterable) -> None:
-        """Let the student's code call these objects (and their classes' methods)."""
-        for value in values:
-            if isinstance(value, types.ModuleType):
-                if value not in self.lent_modules:
-                    self.lent_modules.append(value)
-            elif isinstance(value, types.FunctionType | types.MethodType | functools.partial):
-                function = getattr(value, "func", None) or getattr(value, "__func__", value)
-                if id(function) in self.lent_objects:
-                    continue
-                self.lent_objects[id(function)] = function
-                self.lend_code(function)
-                # What a lent closure made its results from is lent with it (the class a
-                # lent `inject_lora` wraps layers in: the student calls their methods).
-                cells = getattr(function, "__closure__", None) or ()
-                self.lend(c.cell_contents for c in cells if self.is_kits(c))
-            else:
-                cls = value if isinstance(value, type) else type(value)
-                if isinstance(value, torch.nn.Module) and self.kind(source_file(cls)) in (
-                    ANSWER,
-                    CHECKS,
-                ):  # a model the kit hands over is lent whole: its layers are HF's modules
-                    self.lend(m for m in value.modules() if m is not value)
-                if cls in self.lent_classes:
-                    continue
-                self.lent_classes.add(cls)
-                self.lent_objects[id(cls)] = cls
-                for base in cls.__mro__:
-                    if self.kind(source_file(base)) in (ANSWER, CHECKS):
-                        for member in vars(base).values():
-                            self.lend_code(member)
-
-    def is_kits(self, cell: types.CellType) -> bool:
-        """A closure cell holding a class or function of the kit's or HF's (not the student's
-        own: a closure around the student's class lends nothing)."""
-        try:
-            value = cell.cell_contents
-        except ValueError:  # an empty cell
-            return False
-        if isinstance(value, type):
-            return self.kind(source_file(value)) in (ANSWER, CHECKS)
-        code = attribute(value, "__code__")
-        return isinstance(code, types.CodeType) and self.kind(code.co_filename) in (ANSWER, CHECKS)
-
-    def lend_code(self, member) -> None:
-        """Add the code of a function, method, property or wrapper to what is lent."""
-        inner = attribute(member, "__wrapped__")  # under a decorator (@torch.no_grad())
-        for part in (member, inner, attribute(member, "__func__"), attribute(member, "fget")):
-            code = attribute(part, "__code__")
-            if isinstance(code, types.CodeType):
-                self.lent.add(code)
-
-    def lend_imports(self, namespace: Mapping) -> None:
-        """What the submission imported by name from a reference standing in for a chapter."""
-        for module in list(self.lent_modules):
-            self.lend(
-                v
-                for k, v in namespace.items()
-                if getattr(module, k, None) is v and not isinstance(v, types.ModuleType)
-            )
-
     def check_part(self, name: str, value) -> None:
         """A graded part must not be the answer key's own code, aliased or subclassed."""
-        if id(value) in self.lent_objects:
-            return
         code = attribute(value, "__code__")
         files = [code.co_filename] if isinstance(code, types.CodeType) else []
         if isinstance(value, type):
             files += [source_file(cls) for cls in value.__mro__]
         if any(self.kind(f) in (ANSWER, CHECKS) for f in files):
             self.flag(f"`{name}` is the kit's or Hugging Face's code ({value!r:.80})")
-
-    def profiler(self) -> Callable[[types.FrameType, str, object], None]:
-        """The profile hook: calls into answer code, and watched builtins, from the student.
-
-        It runs on every call and return of every function, C ones included, so it is written
-        for speed: names bound as locals, the rare cases tested first, nothing done on returns.
-        """
-        kinds, kind_of, lent, watched, modules = (
-            self.kinds,
-            self.kind,
-            self.lent,
-            self.watched,
-            sys.modules,
-        )
-        import_module = importlib.import_module.__code__
-
-        def profile(frame: types.FrameType, event: str, arg) -> None:
-            if event == "c_call":
-                # From the student's code: a watched builtin, sys.modules' or __subclasses__?
-                filename = frame.f_code.co_filename
-                if (kinds.get(filename) or kind_of(filename)) != STUDENT:
-                    return
-                if id(arg) in watched:
-                    self.flag(watched[id(arg)])
-                elif getattr(arg, "__self__", None) is modules:
-                    self.flag("looked into sys.modules")
-                elif getattr(arg, "__name__", None) == "__subclasses__":
-                    self.flag("searched subclasses (__subclasses__)")
-            elif event == "call":
-                code = frame.f_code
-                kind = kinds.get(code.co_filename) or kind_of(code.co_filename)
-                if kind == LIBRARY:
-                    if code is import_module:
-                        name = str(frame.f_locals.get("name"))
-                        answer = name.startswith((*ANSWER_PACKAGES, "grader"))
-                        if answer and self.caller(frame.f_back) == STUDENT:
-                            self.flag(f"imported {name} with importlib")
-                elif kind == STUDENT:
-                    if self.caller(frame.f_back) == CHECKS:  # a probe calls the student: it lends
-                        self.lend(frame.f_locals.values())
-                elif (
-                    kind != LENT
-                    and code not in lent
-                    and not made_by_a_probe(code, kind)
-                    and self.caller(frame.f_back) == STUDENT
-                    and not self.config_method(frame)
-                ):
-                    self.flag(f"called {code.co_qualname} ({code.co_filename}) from its code")
-
-        return profile
 
     def audit(self, event: str, args: tuple) -> None:
         """The audit hook: file opens, gc searches, code made at run time, by the student."""
@@ -312,30 +155,18 @@ class Tripwire:
             self.busy = False
 
     def install(self) -> None:
-        """Watch from now on: the audit hook, and the kit's binding of lent parts and names."""
-        bind, getattr_ = chapters.bound, chapters.Impl.__getattr__
-
-        def bound(namespace, values):
-            self.lend(values.values())
-            return bind(namespace, values)
+        """Watch from now on: the audit hook, and every graded part a probe asks for."""
+        getattr_ = chapters.Impl.__getattr__
 
         def part(impl, name):
             value = getattr_(impl, name)
             self.check_part(name, value)
             return value
 
-        chapters.bound, chapters.Impl.__getattr__ = bound, part
+        chapters.Impl.__getattr__ = part
         sys.addaudithook(self.audit)
         self.armed = True
-
-    def profile_calls(self) -> None:
-        """Profile every call from now on (after the import: at import, only audit events)."""
-        profile = self.profiler()
-        threading.setprofile(profile)
-        sys.setprofile(profile)
 
     def disarm(self) -> None:
         """Stop watching (the student's code has finished)."""
         self.armed = False
-        sys.setprofile(None)
-        threading.setprofile(None)

@@ -1,24 +1,23 @@
-"""The sandboxed side of `kit grade`: a pre-warmed process that forks one child per submission.
+"""The sandboxed side of `kit grade`: a pre-warmed process that forks children per submission.
 
 `python -I -m grader.autograde.worker` imports torch and the kit's loaders once, then answers
 requests on stdin/stdout (frames of `grader.autograde.wire` messages):
 
 - `{"kind": "cases", "chapter", "cases": {grade_id: [case, ...]}, "probes": {grade_id:
-  "module:function"}, "clean": bool}` stores the cases that the grader drew; the children
-  inherit them;
-- `{"kind": "grade", "chapter", "files": {name: source}, "limits": {...}}` forks a child that
-  gets a clean slate (its own mount and IPC namespaces, a fresh tmpfs on /tmp and /dev/shm,
-  a SysV shared-memory quota: all of it dies with the child), drops privileges, sets rlimits,
-  writes the submission into its /tmp, imports it and runs the probes. The reply is a status
+  "module:function"}, "children": [[grade_ids, parts lent], ...], "kept": [package, ...]}`
+  stores the cases that the grader drew; the children inherit them;
+- `{"kind": "grade", "chapter", "files": {name: source}, "limits": {...}}` runs the
+  submission's items in one child per group of `children`, in turn. Each child gets a clean
+  slate (its own mount and IPC namespaces, a fresh tmpfs on /tmp and /dev/shm, a SysV
+  shared-memory quota: all of it dies with the child), drops privileges, sets rlimits, writes
+  the submission into its /tmp, imports it and runs its group's probes. The reply is a status
   (`environment` when the worker itself could not fork or set up: never the student's fault),
-  then the child's raw message, which only the grader decodes.
+  then the children's raw messages, which only the grader decodes.
 
-The answer key is out of the child's reach. For a clean chapter (its probes in
-`grader.probes`), the child holds nothing that computes an answer: this process never imports
-transformers, peft, the checks or the references, and the child's slate covers their files
-(all of the kit but its loaders and probes, and the answer packages). The other chapters are
-served by a zygote forked from this process that imports them (`Zygote`); their children run
-the submission under `grader.autograde.tripwire`, which names any route to the answer key.
+The answer key is out of every child's reach: this process never imports transformers, peft,
+the checks or the references, and a child's slate covers their files (all of the kit but its
+loaders and probes, and the answer packages), and every part of `grader.probes.parts` but
+those its group is lent: the child of an item holds nothing that computes that item's answer.
 Nothing here compares or scores: expected values never enter this process.
 """
 
@@ -45,7 +44,6 @@ from grader.autograde import wire
 from grader.autograde.channel import (
     HEADER,
     LIBC,
-    PR_SET_PDEATHSIG,
     ChannelClosed,
     TimedOut,
     joined,
@@ -69,12 +67,12 @@ ANSWER_PACKAGES = ("transformers", "peft")
 # sentencepiece, so its children keep that one (`PACKAGES_KEPT` of its probes); no other
 # child has any of them.
 HIDDEN_PACKAGES = (*ANSWER_PACKAGES, "tokenizers", "sentencepiece")
-# All a clean child may read of the kit: the package's loaders, the sandbox and the probes.
+# All a child may read of the kit: the package's loaders, the sandbox and the probes.
 KIT_KEPT = ("__init__.py", "chapters.py", "registry.py", "runner.py", "profiles.py")
 KIT_KEPT += ("autograde", "probes")
 NOT_HERE = "kit grade runs your code without transformers, peft or the tokenizers"
-PROBES = "grader.probes"  # the package of probes a clean chapter's child imports
-STARTUP = 300.0  # seconds for a worker, or its zygote, to import what it needs
+PROBES = "grader.probes"  # the package of probes a child imports
+STARTUP = 300.0  # seconds for a worker to import what it needs
 
 
 def main() -> None:
@@ -93,18 +91,18 @@ def main() -> None:
 
     below_tmp()  # found once here, where every child inherits them, not per submission
     closed_to_nobody()
-    package_paths(HIDDEN_PACKAGES)  # what a clean child's slate covers
+    package_paths(HIDDEN_PACKAGES)  # what a child's slate covers
     # What every child's tripwire watches: found by `grader.autograde.worker`, which is not
     # this module (`__main__`) and has a cache of its own.
     tripwire.answer_roots()
     LIBC.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # a child may not ptrace or read this process
     LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans of a child come back to us
     write_frame(replies, wire.encode({"ready": True}))
-    serve(requests, replies, Zygote((requests, replies)))
+    serve(requests, replies)
 
 
-def serve(requests: int, replies: int, zygote: Zygote | None) -> None:
-    """Answer requests; a chapter that is not clean goes to the zygote, when there is one."""
+def serve(requests: int, replies: int) -> None:
+    """Answer requests until the grader closes the channel."""
     cases: dict[str, dict] = {}
     while True:
         try:
@@ -115,15 +113,11 @@ def serve(requests: int, replies: int, zygote: Zygote | None) -> None:
         chapter = request["chapter"]
         if request["kind"] == "cases":
             cases[chapter] = request
-        forward = zygote is not None and not cases[chapter]["clean"]
         try:
-            if forward:
-                answers = zygote.ask(frame, 1 if request["kind"] == "cases" else 2, request)
-            elif request["kind"] == "cases":
+            if request["kind"] == "cases":
                 answers = [wire.encode({"ok": True})]
             else:
-                spare = zygote.pid if zygote else None
-                status, results = run_children(request, cases[chapter], (requests, replies), spare)
+                status, results = run_children(request, cases[chapter], (requests, replies))
                 answers = [wire.encode(status), results]
         except OSError as error:  # no fork, no pipe, no disk: the worker's trouble, not the child's
             answers = [wire.encode({"status": "environment", "detail": one_line(error)}), b""]
@@ -131,65 +125,7 @@ def serve(requests: int, replies: int, zygote: Zygote | None) -> None:
             write_frame(replies, answer)
 
 
-class Zygote:
-    """A fork of the worker that also imports transformers, peft and the checks, at its first
-    request: it serves the chapters whose probes still need them."""
-
-    def __init__(self, channel: tuple[int, int]):
-        self.channel = channel  # the worker's own, closed in the fork
-        self.pid: int | None = None
-        self.requests = self.replies = -1
-
-    def ask(self, frame: bytes, answers: int, request: dict) -> list[bytes]:
-        """Forward a request; its answers, or OSError if the zygote died or did not answer."""
-        if self.pid is None:
-            self.start()
-        wait = STARTUP if request["kind"] == "cases" else request["limits"]["wall"] + 30
-        try:
-            write_frame(self.requests, frame)
-            return [read_frame(self.replies, wire.MAX_MESSAGE, time.monotonic() + wait)] + [
-                read_frame(self.replies, wire.MAX_MESSAGE, time.monotonic() + 5)
-                for _ in range(answers - 1)
-            ]
-        except (ChannelClosed, BrokenPipeError) as error:
-            raise OSError(f"the zygote did not answer: {error}") from None
-
-    def start(self) -> None:
-        """Fork the zygote; it imports the answer key, then serves on a pipe of its own."""
-        requests, to_zygote = os.pipe()
-        from_zygote, replies = os.pipe()
-        self.pid = os.fork()
-        if self.pid == 0:
-            for fd in (*self.channel, to_zygote, from_zygote):
-                os.close(fd)
-            LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the worker's death is ours
-            LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # not inherited: the orphans of its
-            try:  # children are its own to kill
-                load_answer_key()
-                serve(requests, replies, None)
-            finally:
-                os._exit(0)
-        os.close(requests)
-        os.close(replies)
-        self.requests, self.replies = to_zygote, from_zygote
-
-
-def load_answer_key() -> None:
-    """What the chapters that are not clean yet probe with: transformers, peft, the checks."""
-    import peft  # noqa: F401  (imported once here, so that no child pays for it)
-    import transformers  # noqa: F401
-    from transformers import LlamaConfig  # noqa: F401  (lazy: resolved here, not by a student)
-
-    from grader import registry
-    from grader.runner import quiet_transformers
-
-    registry.items()
-    quiet_transformers().__enter__()  # for the zygote's whole life
-
-
-def run_children(
-    request: dict, cases: dict, channel: tuple[int, int], spare: int | None
-) -> tuple[dict, bytes]:
+def run_children(request: dict, cases: dict, channel: tuple[int, int]) -> tuple[dict, bytes]:
     """Run a submission's items in one child per group (`cases["children"]`: grade_ids and
     the parts their child is lent), in turn, under one wall-clock deadline and one size limit
     for all their results.
@@ -203,7 +139,7 @@ def run_children(
     results = []
     for grade_ids, lent in cases["children"]:
         group = {**cases, "cases": {i: cases["cases"][i] for i in grade_ids}, "lent": lent}
-        status, result = run_child(request, group, channel, spare, deadline, left - HEADER)
+        status, result = run_child(request, group, channel, deadline, left - HEADER)
         if status["status"] != "done":
             return status, b""
         results.append(result)
@@ -212,19 +148,11 @@ def run_children(
 
 
 def run_child(
-    request: dict,
-    cases: dict,
-    channel: tuple[int, int],
-    spare: int | None,
-    deadline: float,
-    limit: int,
+    request: dict, cases: dict, channel: tuple[int, int], deadline: float, limit: int
 ) -> tuple[dict, bytes]:
-    """Fork a child for one group of a submission's items; wait for its result, of at most
-    `limit` bytes, until the deadline.
-
-    `cases` is the group's part of the chapter's cases request; `spare` a process below this
-    one that outlives every child (the zygote).
-    """
+    """Fork a child for one group of a submission's items (`cases`: the group's part of the
+    chapter's cases request); wait for its result, of at most `limit` bytes, until the
+    deadline."""
     limits = request["limits"]
     read_end, write_end = os.pipe()
     pid = os.fork()
@@ -244,7 +172,7 @@ def run_child(
         os.kill(pid, signal.SIGKILL)
         code = os.waitpid(pid, 0)[1]
         failure = None if result else TimedOut()
-    kill_descendants(spare)  # the last process of the namespaces gone, their tmpfs and shm too
+    kill_descendants()  # the last process of the namespaces gone, their tmpfs and shm too
     if isinstance(failure, TimedOut):
         return {"status": "timed out", "detail": f"no result in {limits['wall']} s"}, b""
     if failure and os.WIFEXITED(code) and os.WEXITSTATUS(code) == SETUP_FAILED:
@@ -266,11 +194,10 @@ def wait_until(pid: int, deadline: float) -> int | None:
         time.sleep(0.005)
 
 
-def kill_descendants(spare: int | None = None) -> None:
-    """SIGKILL every process left below this one but `spare` (daemons re-parent to us as
-    subreaper)."""
+def kill_descendants() -> None:
+    """SIGKILL every process left below this one (daemons re-parent to us as subreaper)."""
     me = os.getpid()
-    while kids := [pid for pid, parent in processes() if parent == me and pid != spare]:
+    while kids := [pid for pid, parent in processes() if parent == me]:
         for pid in kids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
@@ -456,7 +383,7 @@ def child(request: dict, cases: dict, result_fd: int, limits: dict) -> None:
         # it only makes the worker a candidate too, whose death is regraded.
         with contextlib.suppress(OSError):
             Path("/proc/self/oom_score_adj").write_text("1000")
-        clean_slate(limits, cases["clean"], cases["lent"], cases["kept"])
+        clean_slate(limits, True, cases["lent"], cases["kept"])
         drop_privileges()
         work = Path(tempfile.mkdtemp(prefix="submission-", dir="/tmp"))
     except BaseException:  # nothing of the student's has run yet: the environment failed
@@ -489,31 +416,22 @@ def probe_all(chapter: str, work: Path, cases: dict) -> bytes:
     """Import the submission and run the probes of the items in `cases` (a child's group) on
     every case; stop an item at its first error.
 
-    A clean chapter's probes are imported by name, with the modules they stand in for
-    (`STAND_INS`: a plain `transformers.LlamaConfig`), and the tripwire only watches for the
-    answer key being loaded (none of it is, so no call needs profiling).
+    The probes are imported by name, with the modules they stand in for (`STAND_INS`: a plain
+    `transformers.LlamaConfig`, and `grader.reference` as the earlier chapters lent in plain
+    torch), and the tripwire watches for a route to the answer key.
     """
     from grader import registry
     from grader.autograde.tripwire import Tripwire
     from grader.chapters import Impl, load_chapter
     from grader.runner import call_probe, plain
 
-    probes = {
-        grade_id: probe_named(cases["probes"][grade_id])
-        if cases["clean"]
-        else registry.get(grade_id).probe
-        for grade_id in cases["cases"]
-    }
-    if cases["clean"]:  # what the probes stand in for (`from transformers import LlamaConfig`)
-        for module in {sys.modules[probe.__module__] for probe in probes.values()}:
-            sys.modules.update(getattr(module, "STAND_INS", {}))
+    probes = {grade_id: probe_named(cases["probes"][grade_id]) for grade_id in cases["cases"]}
+    for module in {sys.modules[probe.__module__] for probe in probes.values()}:
+        sys.modules.update(getattr(module, "STAND_INS", {}))
     tripwire = Tripwire()
     tripwire.install()  # before the student's first line runs
     try:
         impl = load_chapter(work, chapter)
-        if not cases["clean"]:
-            tripwire.lend_imports(impl._namespace)
-            tripwire.profile_calls()
     except BaseException as error:  # sys.exit() at import: no credit, and no crash either
         impl = Impl({}, f"{chapter}.py", error=f"importing it raised {type(error).__name__}")
     report: dict = {}
@@ -531,11 +449,6 @@ def probe_all(chapter: str, work: Path, cases: dict) -> bytes:
         report[grade_id] = {"outputs": outputs, "error": error}
     tripwire.disarm()
     return wire.encode({"items": report, "flags": tripwire.flags})
-
-
-def is_clean(probes: Mapping[str, str]) -> bool:
-    """Whether a chapter's probes ("module:function", by grade_id) are all in `grader.probes`."""
-    return all(location.startswith(f"{PROBES}.") for location in probes.values())
 
 
 def probe_named(location: str):
