@@ -6,8 +6,8 @@ it; what the tripwire watches is the attempt, which `kit grade` flags for review
 route named, and which also stands guard where a slate could not cover everything:
 
 - audit events from the student's code: opening files of those packages or of the kit's
-  checks, `gc` searches, removing the hook (`sys.setprofile`, `sys.settrace`), making code
-  objects, compiling or `exec`-ing source, `ctypes`;
+  checks, `gc` searches, setting a profiler or tracer (`sys.setprofile`, `sys.settrace`),
+  making code objects, compiling or `exec`-ing source, `ctypes`;
 - a graded part that is that code (an alias, a subclass) when a probe asks for it.
 
 It runs inside the process it watches: code that also forges its own result frame can still

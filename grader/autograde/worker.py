@@ -61,7 +61,7 @@ GRADER = Path(__file__).resolve().parent.parent
 NOBODY = 65534
 SETUP_FAILED = 75  # a child's exit status when its slate could not be set up (EX_TEMPFAIL)
 # Packages whose code computes answers, and that no chapter's learner calls (the tripwire
-# watches calls into them)...
+# flags opening their files)...
 ANSWER_PACKAGES = ("transformers", "peft")
 # ...and the tokenizer libraries, which answer chapter 8. Its learners train with
 # sentencepiece, so its children keep that one (`PACKAGES_KEPT` of its probes); no other
@@ -275,6 +275,7 @@ def clean_slate(
     options = f"size={limits['tmp_size']},mode=1777"
     cover("/tmp", below_tmp(), options, read_only=False)
     cover("/dev/shm", (), options, read_only=False)
+    cover("/var/tmp", (), options, read_only=False)  # no note to the next child, without bwrap
     if uid == 0:  # the child becomes nobody: a folder it may not enter shows only the way in
         for folder, shown in closed_to_nobody().items():
             cover(folder, shown)

@@ -16,8 +16,7 @@ import torch
 from grader.chapters import one_line
 from grader.probes.config import llama_config, stand_in_module, stand_ins
 from grader.probes.llama import load_into
-from grader.probes.parts import lends
-from grader.probes.parts.attention import apply_rope, rope_cos_sin, scaled_dot_product_attention
+from grader.probes.parts import attention, decoder, defined_in, lends, mlp, rmsnorm
 from grader.probes.parts.llama import Llama
 from grader.probes.parts.sampling import sample_next_token
 from grader.registry import Case, CheckFailed, Output
@@ -35,11 +34,9 @@ STAND_INS = {
     "grader.reference": stand_in_module(
         "grader.reference",
         "chapters 2, 3 and 6",
+        **defined_in(rmsnorm, attention, mlp, decoder),
         Llama=Llama,
-        apply_rope=apply_rope,
-        rope_cos_sin=rope_cos_sin,
         sample_next_token=sample_next_token,
-        scaled_dot_product_attention=scaled_dot_product_attention,
     ),
 }
 # What forward_with_cache is lent: chapter 2's functions, by the learner's names.

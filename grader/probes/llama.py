@@ -15,9 +15,7 @@ import torch
 
 from grader.chapters import one_line
 from grader.probes.config import llama_config, stand_in_module, stand_ins
-from grader.probes.parts import lends
-from grader.probes.parts.attention import Attention
-from grader.probes.parts.rmsnorm import RMSNorm
+from grader.probes.parts import attention, defined_in, lends, rmsnorm
 from grader.registry import Case, CheckFailed, Output
 
 NAMES = (
@@ -31,7 +29,7 @@ EARLIER = ("rmsnorm", "attention")
 STAND_INS = {
     **stand_ins(),  # the learner's `from transformers import LlamaConfig`
     "grader.reference": stand_in_module(
-        "grader.reference", "chapters 1 and 2", Attention=Attention, RMSNorm=RMSNorm
+        "grader.reference", "chapters 1 and 2", **defined_in(rmsnorm, attention)
     ),
 }
 

@@ -72,7 +72,7 @@ EXPECTED = {
     "os_exit": ({CRASHED}, 0),
     "output_flood": ({GRADED}, 0),
     # It returns its input, which earns nothing now that every item compares with HF; its walk
-    # over every object pays the tripwire's profile hook (flagged, or out of time).
+    # over every object may be flagged or run out of time.
     "peek_frames": ({GRADED, FLAGGED, TIMED_OUT}, 1),
     "pickle_result": ({CRASHED}, 0),
     "read_solutions": ({GRADED, FLAGGED}, 0),  # the tripwire sees it open solutions/

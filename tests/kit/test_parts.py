@@ -77,7 +77,6 @@ def test_the_model_is_hf_to_the_bit(case, dtype):
         assert torch.equal(real_tokens(case, mine.logits), real_tokens(case, hf.logits))
         if "attention_mask" not in case:  # the loss counts padding too
             assert torch.equal(ours(ids, labels=ids).loss, theirs(ids, labels=ids).loss)
-    assert ours.num_parameters() == theirs.num_parameters()
 
 
 def test_lora_parts_are_peft():

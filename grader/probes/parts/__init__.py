@@ -11,6 +11,7 @@ transformers' module, per dtype.
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import ModuleType
 
 
 def lends(*parts: str) -> Callable[[Callable], Callable]:
@@ -21,3 +22,14 @@ def lends(*parts: str) -> Callable[[Callable], Callable]:
         return probe
 
     return mark
+
+
+def defined_in(*modules: ModuleType) -> dict[str, object]:
+    """The public functions and classes these part modules define: what a stand-in for an
+    earlier chapter (`grader.reference`, in kit grade) holds of them."""
+    return {
+        name: value
+        for module in modules
+        for name, value in vars(module).items()
+        if not name.startswith("_") and getattr(value, "__module__", None) == module.__name__
+    }

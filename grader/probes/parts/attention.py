@@ -75,6 +75,8 @@ class Attention(nn.Module):
     ) -> None:
         super().__init__()
         self.head_dim = hidden_size // num_heads
+        self.num_key_value_groups = num_heads // num_kv_heads  # LlamaAttention's attributes
+        self.scaling = self.head_dim**-0.5
         self.rope_theta = rope_theta
         self.q_proj = nn.Linear(hidden_size, num_heads * self.head_dim, bias=False)
         self.k_proj = nn.Linear(hidden_size, num_kv_heads * self.head_dim, bias=False)

@@ -13,9 +13,14 @@ class KVCache:
         self.values: list[torch.Tensor | None] = []
 
     def update(
-        self, key_states: torch.Tensor, value_states: torch.Tensor, layer_idx: int
+        self,
+        key_states: torch.Tensor,
+        value_states: torch.Tensor,
+        layer_idx: int,
+        cache_kwargs: dict | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Append one layer's new keys and values along the sequence; return all so far."""
+        """Append one layer's new keys and values along the sequence; return all so far
+        (`cache_kwargs`, which HF's attention passes, means nothing to this cache)."""
         while len(self.keys) <= layer_idx:
             self.keys.append(None)
             self.values.append(None)

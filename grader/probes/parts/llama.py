@@ -19,10 +19,16 @@ from grader.probes.parts.rmsnorm import RMSNorm
 
 @dataclass
 class CausalLMOutput:
-    """What HF's forward returns that a learner's code reads: the logits and the loss."""
+    """What HF's forward returns that a learner's code reads: the loss and the logits, by
+    name or, as HF's ModelOutput, by position (the loss first when there is one)."""
 
     logits: torch.Tensor
     loss: torch.Tensor | None = None
+
+    def __getitem__(self, key: int | str) -> torch.Tensor:
+        if isinstance(key, str):
+            return getattr(self, key)
+        return [value for value in (self.loss, self.logits) if value is not None][key]
 
 
 class LlamaModel(nn.Module):
@@ -64,8 +70,11 @@ class LlamaForCausalLM(nn.Module):
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
+        use_cache: bool | None = None,
+        return_dict: bool | None = None,
     ) -> CausalLMOutput:
-        """Logits, and with `labels` the mean cross-entropy of each token's successor."""
+        """Logits, and with `labels` the mean cross-entropy of each token's successor
+        (`use_cache` and `return_dict` are accepted as HF's are: there is no cache here)."""
         logits = self.lm_head(self.model(input_ids, position_ids, attention_mask))
         if labels is None:
             return CausalLMOutput(logits)
@@ -76,9 +85,13 @@ class LlamaForCausalLM(nn.Module):
         )
         return CausalLMOutput(logits, loss)
 
-    def num_parameters(self, only_trainable: bool = False) -> int:
-        """Parameters, each counted once (HF's `num_parameters`)."""
-        return sum(p.numel() for p in self.parameters() if p.requires_grad or not only_trainable)
+    def get_input_embeddings(self) -> nn.Embedding:
+        """model.embed_tokens, as HF's model gives it."""
+        return self.model.embed_tokens
+
+    def get_output_embeddings(self) -> nn.Linear:
+        """lm_head, as HF's model gives it."""
+        return self.lm_head
 
 
 class Llama(LlamaForCausalLM):

@@ -1,5 +1,5 @@
 """RMSNorm: read Hugging Face's LlamaRMSNorm through another process's view of the filesystem
-(/proc/<pid>/root of the worker, the zygote or the sandbox's init), where the child's slate
+(/proc/<pid>/root of the worker or the sandbox's init), where the child's slate
 does not cover it, and run it as our own."""
 
 import glob

@@ -1,4 +1,5 @@
-"""RMSNorm: switch the profiler off first, then delegate to the LlamaRMSNorm of sys.modules."""
+"""RMSNorm: switch any profiler off first (the tripwire once used one), then delegate to the
+LlamaRMSNorm of sys.modules."""
 
 import sys
 import threading
