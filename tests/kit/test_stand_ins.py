@@ -123,3 +123,16 @@ def test_a_lent_table_matches_a_config_by_its_fields_only():
 
     assert lending.lookup(table, (Hostile(), torch.float32)) is None
     assert lending.lookup([((1,), 2)], (Hostile(),)) is None
+
+
+def test_a_table_entry_matches_its_input_rounded_otherwise_alone():
+    """kit grade's child computes the learner's inputs to a lent part on one thread, the check
+    its table on several: an ulp apart still hits, a mistake or a filtered token does not."""
+    key = torch.randn(3, 8, generator=torch.Generator().manual_seed(0))
+    table = [((key,), torch.ones(1))]
+    assert lending.lookup(table, (key * (1 + 2**-22),)) is not None
+    assert lending.lookup(table, (key + 1e-3,)) is None
+    filtered = key.masked_fill(key < 0, -float("inf"))
+    assert lending.lookup([((filtered,), torch.ones(1))], (key,)) is None
+    found = lending.lookup([((filtered[:1],), torch.ones(1, 2))], (filtered[:1].expand(4, -1),))
+    assert found.shape == (4, 2)
